@@ -13,20 +13,11 @@
 #include <vector>
 
 #include "cidr.h"
+#include "hostport.h"
 #include "result.h"
 #include "routes.h"
 
 namespace postern {
-
-// A host (name, IPv4 or IPv6 address, without brackets) and a port.
-struct HostPort {
-    std::string host;
-    uint16_t port = 0;
-
-    // "host:port", or "[ipv6]:port" when host is an IPv6 address.
-    std::string toString() const;
-    bool operator==(const HostPort&) const = default;
-};
 
 struct SmtpdTlsConfig {
     enum class Level { None, May, Encrypt };
@@ -91,6 +82,12 @@ struct ServiceConfig {
     bool operator==(const ServiceConfig&) const = default;
 };
 
+// 127.0.0.0/8 and ::1/128, the default mynetworks.
+std::vector<CidrNetwork> loopbackNetworks();
+
+// The default service table: smtpd (one process per CPU), qmgr (1), smtp (2).
+std::vector<ServiceConfig> defaultServices();
+
 struct Config {
     std::string path;  // absolute path of the file it came from; empty for text
 
@@ -98,7 +95,7 @@ struct Config {
     std::string mail_owner = "postern";
     std::string queue_directory = "/var/spool/postern";
     std::string log_file = "syslog";  // "syslog", "-" (stderr) or an absolute path
-    std::vector<CidrNetwork> mynetworks;  // default 127.0.0.0/8, ::1/128 (see defaultConfig)
+    std::vector<CidrNetwork> mynetworks = loopbackNetworks();
     std::vector<std::string> relay_domains;  // normalized (lower case, no trailing dot)
     int64_t message_size_limit = 10240000;
     int line_length_limit = 2048;
@@ -113,7 +110,7 @@ struct Config {
     SmtpConfig smtp;
     QmgrConfig qmgr;
     std::vector<Route> routes;  // in file order; build a RouteTable to look them up
-    std::vector<ServiceConfig> services;  // always smtpd, qmgr, smtp, in that order
+    std::vector<ServiceConfig> services = defaultServices();  // smtpd, qmgr, smtp, in that order
 
     // Flat dotted names the file set ("smtpd.tls.ask_ccert"), with their line numbers.
     std::map<std::string, int> setInFile;
@@ -124,8 +121,8 @@ struct Config {
     bool isSet(const std::string& name) const { return setInFile.count(name) != 0; }
 };
 
-// The configuration with every default filled in: myhostname from this machine,
-// mynetworks loopback, smtpd processes = number of CPUs.
+// The configuration with every default filled in, myhostname from this machine included
+// (a default-constructed Config has every default but an empty myhostname).
 Config defaultConfig();
 
 // Reads and validates a configuration file. Errors (one or more lines, each

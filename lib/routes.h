@@ -35,9 +35,6 @@ struct NextHop {
 // a bare IPv6 address) is an error naming the problem.
 Result<NextHop> parseNextHop(std::string_view text);
 
-// True when text is a valid DNS host name (letters, digits, '-', dot-separated labels).
-bool isValidHostName(std::string_view text);
-
 // Lower-cases a domain and drops one trailing dot: "Example.COM." -> "example.com".
 std::string normalizeDomain(std::string_view domain);
 
@@ -45,7 +42,7 @@ std::string normalizeDomain(std::string_view domain);
 // Field names are the configuration's parameter names.
 struct SmtpTlsPolicy {
     enum class Level { None, May, Encrypt, Verify, Secure };
-    Level level = Level::May;
+    Level security_level = Level::May;
     std::vector<std::string> match = {"nexthop", "dot-nexthop"};  // names for verify/secure
     std::string ca_file;    // absolute path or empty (system store)
     std::string ca_path;    // absolute path or empty
