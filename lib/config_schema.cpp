@@ -2,7 +2,9 @@
 // line, path resolution, integer reading, list printing (see config_schema.h).
 #include "config_schema.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <tuple>
 
 namespace postern::config_schema {
 
@@ -13,16 +15,22 @@ void ConfigErrors::add(const libconfig::Setting& where, const std::string& messa
 void ConfigErrors::add(int line, const std::string& message) { add(nullptr, line, message); }
 
 void ConfigErrors::add(const char* file, int line, const std::string& message) {
-    std::string where = file && *file ? file : displayPath_;
-    if (line > 0) where += ":" + std::to_string(line);
-    lines_.push_back(where + ": " + message);
+    errors_.push_back({file && *file ? file : displayPath_, line, message});
 }
 
 std::string ConfigErrors::joined() const {
+    // Parameters loaded late (routes) report after the others: put them back in line order,
+    // the main file's first.
+    std::vector<Entry> sorted = errors_;
+    std::stable_sort(sorted.begin(), sorted.end(), [&](const Entry& a, const Entry& b) {
+        return std::tuple(a.file != displayPath_, a.file, a.line) <
+               std::tuple(b.file != displayPath_, b.file, b.line);
+    });
     std::string text;
-    for (const auto& line : lines_) {
+    for (const auto& error : sorted) {
         if (!text.empty()) text += "\n";
-        text += line;
+        text += error.file + (error.line > 0 ? ":" + std::to_string(error.line) : "") + ": " +
+                error.message;
     }
     return text;
 }

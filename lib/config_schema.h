@@ -28,13 +28,18 @@ public:
     // Same, in a named file (nullptr: the main file).
     void add(const char* file, int line, const std::string& message);
 
-    bool empty() const { return lines_.empty(); }
-    // Every error, one per line, in the order found.
+    bool empty() const { return errors_.empty(); }
+    // Every error, one per line, in file and line order.
     std::string joined() const;
 
 private:
+    struct Entry {
+        std::string file;
+        int line;
+        std::string message;
+    };
     std::string displayPath_;
-    std::vector<std::string> lines_;
+    std::vector<Entry> errors_;
 };
 
 // What a parameter's loader needs beside the setting and the Config.
