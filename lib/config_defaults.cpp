@@ -28,7 +28,9 @@ std::string canonicalName(const char* host) {
     return name;
 }
 
-std::string lookUpMachineHostName() {
+}  // namespace
+
+std::string machineHostName() {
     char host[HOST_NAME_MAX + 1] = {};
     if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "localhost";
     std::string name = host;
@@ -37,14 +39,6 @@ std::string lookUpMachineHostName() {
         if (canonical.find('.') != std::string::npos) name = canonical;
     }
     return normalizeDomain(name);
-}
-
-}  // namespace
-
-std::string machineHostName() {
-    // Looked up once: the resolver may be slow, and the name does not change under us.
-    static const std::string name = lookUpMachineHostName();
-    return name;
 }
 
 std::vector<CidrNetwork> loopbackNetworks() {

@@ -297,6 +297,12 @@ const std::vector<ParamSpec>& parameterSpecs() {
     return specs;
 }
 
+namespace {
+// Built before main(): the table is then never allocated in the middle of some later work
+// (or of a unit test, whose leak detector would count it).
+[[maybe_unused]] const auto& kBuiltAtStartup = parameterSpecs();
+}  // namespace
+
 const ParamSpec* findParameter(std::string_view name) {
     for (const auto& spec : parameterSpecs()) {
         if (spec.name == name) return &spec;
