@@ -57,6 +57,8 @@ struct SmtpConfig {
     int starttls_timeout = 300;
     int line_length_limit = 998;
     int process_delivery_limit = 500;  // concurrent deliveries per smtp process
+    int mx_address_limit = 5;          // addresses tried per delivery, all MX hosts; 0 = all
+    int mx_session_limit = 2;          // connections that got a greeting, per delivery; 0 = all
     SmtpTlsPolicy tls;                 // the policy of mail that no route with tls covers
 };
 
@@ -92,6 +94,7 @@ struct Config {
     std::string path;  // absolute path of the file it came from; empty for text
 
     std::string myhostname;  // default: this machine's FQDN
+    std::string myorigin;    // domain for bare local addresses; the loader's default: myhostname
     std::string mail_owner = "postern";
     std::string queue_directory = "/var/spool/postern";
     std::string log_file = "syslog";  // "syslog", "-" (stderr) or an absolute path
@@ -105,6 +108,8 @@ struct Config {
     std::vector<HostPort> dns_servers;  // empty: /etc/resolv.conf; port 53 by default
     bool smtputf8_enable = true;
     bool soft_bounce = false;
+    int64_t bounce_size_limit = 50000;  // how much of the original a bounce carries
+    int service_throttle_time = 60;     // master: wait before restarting a failing service
 
     SmtpdConfig smtpd;
     SmtpConfig smtp;

@@ -178,6 +178,7 @@ Result<Config> loadText(const std::string& text, const std::string& displayPath,
     if (!errors.empty()) return fail(errors.joined());
     if (!config.isSet("myhostname")) config.myhostname = machineHostName();
     if (config.smtp.helo_name.empty()) config.smtp.helo_name = config.myhostname;
+    if (config.myorigin.empty()) config.myorigin = config.myhostname;
     return config;
 }
 

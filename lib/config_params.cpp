@@ -179,6 +179,7 @@ std::string sameText(const std::string& text) { return text; }
 std::vector<ParamSpec> globalParameters() {
     return {
         stringParam(PARAM(myhostname), hostName, lowerCase),
+        stringParam(PARAM(myorigin), hostNameOrEmpty, lowerCase),
         stringParam(PARAM(mail_owner), userName),
         pathParam(PARAM(queue_directory), nonEmpty),
         stringParam(PARAM(log_file), logDestination, logFileValue),
@@ -192,6 +193,8 @@ std::vector<ParamSpec> globalParameters() {
         listParam<HostPort>(PARAM(dns_servers), dnsServer, hostPortText),
         boolParam(PARAM(smtputf8_enable)),
         boolParam(PARAM(soft_bounce)),
+        sizeParam(PARAM(bounce_size_limit), 0),
+        timeParam(PARAM(service_throttle_time), 1),
     };
 }
 
@@ -236,6 +239,8 @@ std::vector<ParamSpec> smtpParameters() {
         timeParam(PARAM(smtp.starttls_timeout), 1),
         intParam(PARAM(smtp.line_length_limit), 0),
         intParam(PARAM(smtp.process_delivery_limit), 1),
+        intParam(PARAM(smtp.mx_address_limit), 0),
+        intParam(PARAM(smtp.mx_session_limit), 0),
         choiceParam(PARAM(smtp.tls.security_level), smtpTlsLevelChoices(), "TLS level"),
         pathParam(PARAM(smtp.tls.ca_file)),
         pathParam(PARAM(smtp.tls.ca_path)),

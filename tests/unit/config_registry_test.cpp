@@ -33,15 +33,16 @@ ParameterInfo info(const Config& config, const char* name) {
 
 // Every parameter DESIGN.md and docs/CONFIG.md promise.
 const std::vector<std::string> kExpectedNames = {
-    "dns_servers", "header_size_limit", "hopcount_limit", "line_length_limit", "log_file",
-    "mail_owner", "message_size_limit", "myhostname", "mynetworks",
+    "bounce_size_limit", "dns_servers", "header_size_limit", "hopcount_limit", "line_length_limit", "log_file",
+    "mail_owner", "message_size_limit", "myhostname", "mynetworks", "myorigin",
     "qmgr.active_limit", "qmgr.bounce_queue_lifetime", "qmgr.delay_warning_time",
     "qmgr.destination_concurrency_limit", "qmgr.destination_recipient_limit",
     "qmgr.maximal_backoff_time", "qmgr.maximal_queue_lifetime", "qmgr.minimal_backoff_time",
     "qmgr.queue_run_delay", "qmgr.total_concurrency_limit", "queue_directory", "queue_minfree",
-    "relay_domains", "routes", "services", "smtp.connect_timeout", "smtp.data_done_timeout",
+    "relay_domains", "routes", "service_throttle_time", "services", "smtp.connect_timeout", "smtp.data_done_timeout",
     "smtp.data_init_timeout", "smtp.data_xfer_timeout", "smtp.helo_name", "smtp.helo_timeout",
-    "smtp.line_length_limit", "smtp.mail_timeout", "smtp.process_delivery_limit",
+    "smtp.line_length_limit", "smtp.mail_timeout", "smtp.mx_address_limit",
+    "smtp.mx_session_limit", "smtp.process_delivery_limit",
     "smtp.quit_timeout", "smtp.rcpt_timeout", "smtp.starttls_timeout", "smtp.tls.ca_file",
     "smtp.tls.ca_path", "smtp.tls.match", "smtp.tls.security_level", "smtpd.banner",
     "smtpd.client_connection_count_limit", "smtpd.error_sleep_time",

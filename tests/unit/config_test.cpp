@@ -35,6 +35,11 @@ TEST(Config, EmptyFileGivesTheDefaults) {
     Config config = parseOk("");
     STRCMP_EQUAL(machineHostName().c_str(), config.myhostname.c_str());
     STRCMP_EQUAL(config.myhostname.c_str(), config.smtp.helo_name.c_str());
+    STRCMP_EQUAL(config.myhostname.c_str(), config.myorigin.c_str());
+    LONGS_EQUAL(50000, config.bounce_size_limit);
+    LONGS_EQUAL(60, config.service_throttle_time);
+    LONGS_EQUAL(5, config.smtp.mx_address_limit);
+    LONGS_EQUAL(2, config.smtp.mx_session_limit);
     STRCMP_EQUAL("postern", config.mail_owner.c_str());
     STRCMP_EQUAL("/var/spool/postern", config.queue_directory.c_str());
     STRCMP_EQUAL("syslog", config.log_file.c_str());
@@ -86,6 +91,7 @@ TEST(Config, ReadsEveryKindOfValue) {
         "  match = [ \"nexthop\" ]; }; };\n"
         "qmgr = { delay_warning_time = 14400; };\n");
     STRCMP_EQUAL("mx1.example.com", config.myhostname.c_str());
+    STRCMP_EQUAL("mx1.example.com", config.myorigin.c_str());
     LONGS_EQUAL(20480000, config.message_size_limit);
     CHECK(config.queue_minfree == 4294967296LL);
     CHECK_TRUE(config.soft_bounce);
