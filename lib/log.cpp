@@ -242,8 +242,6 @@ void vlog(Level level, const char* format, va_list args) {
             writeLine(s, level, text);
         }
     }
-    if (level == Level::Fatal) exit(1);
-    if (level == Level::Panic) abort();
 }
 
 #define POSTERN_LOG_AT(level)  \
@@ -264,13 +262,14 @@ void warning(const char* format, ...) {
 void error(const char* format, ...) {
     POSTERN_LOG_AT(Level::Error);
 }
+void message(Level level, const char* format, ...) { POSTERN_LOG_AT(level); }
 void fatal(const char* format, ...) {
     POSTERN_LOG_AT(Level::Fatal);
-    abort();  // not reached: vlog exits
+    exit(1);
 }
 void panic(const char* format, ...) {
     POSTERN_LOG_AT(Level::Panic);
-    abort();  // not reached: vlog aborts
+    abort();
 }
 
 Capture::Capture() {

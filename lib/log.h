@@ -46,7 +46,10 @@ void warning(const char* format, ...) __attribute__((format(printf, 1, 2)));
 void error(const char* format, ...) __attribute__((format(printf, 1, 2)));
 [[noreturn]] void fatal(const char* format, ...) __attribute__((format(printf, 1, 2)));
 [[noreturn]] void panic(const char* format, ...) __attribute__((format(printf, 1, 2)));
-// Logs a preformatted va_list at LEVEL (Fatal and Panic do not return).
+// Logs at LEVEL and returns, whatever the level: for a "fatal: " line from code that
+// exits by itself (runDaemon returns its exit status instead of calling exit()).
+void message(Level level, const char* format, ...) __attribute__((format(printf, 2, 3)));
+// The va_list form of message().
 void vlog(Level level, const char* format, va_list args) __attribute__((format(printf, 2, 0)));
 
 // Escapes control characters as described above and caps the result at kMaxTextBytes.
