@@ -199,6 +199,7 @@ DecodeResult decodeFrame(std::string_view buffered, const FrameRules& rules) {
                        std::to_string(rules.maxFrameBytes);
         return result;
     }
+    result.frameBytes = frameBytes;
     if (buffered.size() < frameBytes) return result;
     auto message = decodeBody(buffered.substr(kFrameHeaderBytes, bodyBytes), rules);
     if (!message) {
@@ -207,7 +208,6 @@ DecodeResult decodeFrame(std::string_view buffered, const FrameRules& rules) {
         return result;
     }
     result.status = DecodeStatus::Message;
-    result.frameBytes = frameBytes;
     result.message = std::move(message.value());
     return result;
 }

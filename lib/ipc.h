@@ -79,7 +79,8 @@ enum class DecodeStatus { NeedMore, Message, Error };
 
 struct DecodeResult {
     DecodeStatus status = DecodeStatus::NeedMore;
-    size_t frameBytes = 0;  // with Message: how many bytes of the input the frame took
+    size_t frameBytes = 0;  // the whole frame's size: with Message, and with NeedMore once
+                            // the header is in (0 before), so a reader knows what to wait for
     Message message;        // with Message
     std::string error;      // with Error: why the input was refused
 };

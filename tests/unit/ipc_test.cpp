@@ -97,6 +97,7 @@ TEST(IpcFrame, EveryPrefixOfAFrameNeedsMore) {
         DecodeResult result = decode(frame.substr(0, cut));
         if (result.status != DecodeStatus::NeedMore)
             FAIL(("prefix " + std::to_string(cut)).c_str());
+        LONGS_EQUAL(cut < kFrameHeaderBytes ? 0 : frame.size(), result.frameBytes);
     }
 }
 
