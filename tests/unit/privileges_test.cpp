@@ -7,24 +7,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test_support.h"
+
 // CppUTest last: its operator new macros break standard headers included after it.
 #include <CppUTest/TestHarness.h>
 
 using namespace postern;
 
-namespace {
-
-// Runs CHILD in a forked process and returns its exit status (or -1 if it did not exit).
-template <typename Body>
-int runInChild(Body child) {
-    pid_t pid = fork();
-    if (pid == 0) _exit(child());
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+static int exitCodeOfChild(const std::function<int()>& body) {
+    return testing::exitCodeOf(testing::waitForExit(testing::forkChild(body)));
 }
-
-}  // namespace
 
 TEST_GROUP(Privileges){};
 
@@ -37,7 +29,7 @@ TEST(Privileges, RootBecomesTheUserForGood) {
     CHECK(nobody != nullptr);
     uid_t uid = nobody->pw_uid;
     gid_t gid = nobody->pw_gid;
-    int rc = runInChild([&] {
+    int rc = exitCodeOfChild([&] {
         if (!dropPrivileges("nobody").ok()) return 1;
         if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid) return 2;
         if (setuid(0) == 0 || seteuid(0) == 0) return 3;
@@ -60,7 +52,7 @@ TEST(Privileges, UnknownUserIsAClearError) {
 }
 
 TEST(Privileges, NonRootIsLeftAlone) {
-    int rc = runInChild([] {
+    int rc = exitCodeOfChild([] {
         if (geteuid() == 0 && !dropPrivileges("nobody").ok()) return 1;
         uid_t before = geteuid();
         if (!dropPrivileges("no-such-user-postern-test").ok()) return 2;

@@ -10,21 +10,14 @@
 
 #include <string>
 
+#include "test_support.h"
+
 // CppUTest last: its operator new macros break standard headers included after it.
 #include <CppUTest/TestHarness.h>
 
 using namespace postern;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char templ[] = "/tmp/postern-sock-XXXXXX";
-        path = mkdtemp(templ);
-    }
-    ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-};
 
 bool waitReadable(int fd) {
     pollfd p = {fd, POLLIN, 0};
@@ -108,7 +101,7 @@ TEST(Sockets, BindingABusyPortFails) {
 }
 
 TEST(Sockets, UnixListenerReplacesStaleSocketAndSetsMode) {
-    TempDir dir;
+    testing::TempDir dir;
     std::string path = dir.path + "/submit";
     {
         auto stale = sockets::listenUnix(path, 0600);
@@ -127,7 +120,7 @@ TEST(Sockets, UnixListenerReplacesStaleSocketAndSetsMode) {
 }
 
 TEST(Sockets, UnixListenerNeverReplacesARegularFile) {
-    TempDir dir;
+    testing::TempDir dir;
     std::string path = dir.path + "/file";
     UniqueFd file(open(path.c_str(), O_CREAT | O_WRONLY, 0600));
     auto listener = sockets::listenUnix(path, 0600);
@@ -136,7 +129,7 @@ TEST(Sockets, UnixListenerNeverReplacesARegularFile) {
 }
 
 TEST(Sockets, ConnectingToNobodyFails) {
-    TempDir dir;
+    testing::TempDir dir;
     auto client = sockets::connectUnix(dir.path + "/nobody");
     CHECK_FALSE(client.ok());
     CHECK_FALSE(sockets::connectUnix(std::string(200, 'x')).ok());
