@@ -12,18 +12,12 @@
 #include "config_registry.h"
 #include "paths.h"
 
-// CppUTest last: its leak-detecting `new` macro breaks standard headers included after it.
-#include <CppUTest/TestHarness.h>
+#include "config_parse.h"  // last: it brings in CppUTest
 
 using namespace postern;
+using postern::testing::parseOk;
 
 namespace {
-
-Config parseOk(const std::string& text) {
-    auto config = parseConfigText(text, "print.conf", "/etc/postern");
-    CHECK_TEXT(config.ok(), config.ok() ? "" : config.error().c_str());
-    return config.value();
-}
 
 ParameterInfo info(const Config& config, const char* name) {
     auto found = describeParameter(config, name);

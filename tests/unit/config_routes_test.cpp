@@ -6,26 +6,11 @@
 
 #include "config.h"
 
-// CppUTest last: its leak-detecting `new` macro breaks standard headers included after it.
-#include <CppUTest/TestHarness.h>
+#include "config_parse.h"  // last: it brings in CppUTest
 
 using namespace postern;
-
-namespace {
-
-Config parseOk(const std::string& text) {
-    auto config = parseConfigText(text, "routes.conf", "/etc/postern");
-    CHECK_TEXT(config.ok(), config.ok() ? "" : config.error().c_str());
-    return config.value();
-}
-
-std::string parseError(const std::string& text) {
-    auto config = parseConfigText(text, "routes.conf", "/etc/postern");
-    CHECK_TEXT(!config.ok(), ("expected an error for: " + text).c_str());
-    return config.ok() ? "" : config.error();
-}
-
-}  // namespace
+using postern::testing::parseError;
+using postern::testing::parseOk;
 
 TEST_GROUP(ConfigRoutes){};
 
@@ -74,11 +59,11 @@ TEST(ConfigRoutes, RoutesInheritSmtpTlsUnlessTheySetTheirOwn) {
 }
 
 TEST(ConfigRoutes, MalformedRoutesNameTheirLine) {
-    STRCMP_EQUAL("routes.conf:3: routes: next hop \"[10.1.2.3:25\": unbalanced brackets",
+    STRCMP_EQUAL("test.conf:3: routes: next hop \"[10.1.2.3:25\": unbalanced brackets",
                  parseError("routes = (\n  { domain = \"a.example\"; nexthop = \"mx\"; },\n"
                             "  { domain = \"b.example\"; nexthop = \"[10.1.2.3:25\"; } );")
                      .c_str());
-    STRCMP_EQUAL("routes.conf:1: routes: a route needs a domain and a nexthop",
+    STRCMP_EQUAL("test.conf:1: routes: a route needs a domain and a nexthop",
                  parseError("routes = ( { domain = \"a.example\"; } );").c_str());
     STRCMP_CONTAINS("routes: \"*.example.com\" is not a domain name",
                     parseError("routes = ( { domain = \"*.example.com\"; nexthop = \"mx\"; } );").c_str());
@@ -92,21 +77,21 @@ TEST(ConfigRoutes, MalformedRoutesNameTheirLine) {
                     parseError("routes = ( { domain = \"a\"; nexthop = \"mx\";\n"
                                "  tls = { security_level = \"dane\"; }; } );")
                         .c_str());
-    STRCMP_CONTAINS("routes.conf:2: routes: tls: unknown setting \"ask_ccert\"",
+    STRCMP_CONTAINS("test.conf:2: routes: tls: unknown setting \"ask_ccert\"",
                     parseError("routes = ( { domain = \"a\"; nexthop = \"mx\";\n"
                                "  tls = { ask_ccert = true; }; } );")
                         .c_str());
 }
 
 TEST(ConfigRoutes, DuplicateDomainsAreRefused) {
-    STRCMP_EQUAL("routes.conf:3: routes: duplicate route for \"a.example\" (first at line 2)",
+    STRCMP_EQUAL("test.conf:3: routes: duplicate route for \"a.example\" (first at line 2)",
                  parseError("routes = (\n  { domain = \"a.example\"; nexthop = \"mx\"; },\n"
                             "  { domain = \"A.Example.\"; nexthop = \"relay.example\"; } );")
                      .c_str());
 }
 
 TEST(ConfigRoutes, ClientCertificateNeedsBothFiles) {
-    STRCMP_EQUAL("routes.conf:1: routes: tls: a client certificate needs both cert_file and key_file",
+    STRCMP_EQUAL("test.conf:1: routes: tls: a client certificate needs both cert_file and key_file",
                  parseError("routes = ( { domain = \"a\"; nexthop = \"mx\"; tls = { cert_file = "
                             "\"c.pem\"; }; } );")
                      .c_str());
@@ -136,11 +121,11 @@ TEST(ConfigServices, KeepsTheDefaultsOfFieldsAnEntryLeavesOut) {
 }
 
 TEST(ConfigServices, RefusesBadEntries) {
-    STRCMP_EQUAL("routes.conf:1: services: unknown service \"pickup\" (one of smtpd, qmgr, smtp)",
+    STRCMP_EQUAL("test.conf:1: services: unknown service \"pickup\" (one of smtpd, qmgr, smtp)",
                  parseError("services = ( { name = \"pickup\"; } );").c_str());
-    STRCMP_EQUAL("routes.conf:2: services: qmgr runs exactly one process (processes = 1)",
+    STRCMP_EQUAL("test.conf:2: services: qmgr runs exactly one process (processes = 1)",
                  parseError("services = (\n { name = \"qmgr\"; processes = 2; } );").c_str());
-    STRCMP_CONTAINS("routes.conf:2: services: \"smtp\" is listed twice (first at line 1)",
+    STRCMP_CONTAINS("test.conf:2: services: \"smtp\" is listed twice (first at line 1)",
                     parseError("services = ( { name = \"smtp\"; },\n { name = \"smtp\"; } );").c_str());
     STRCMP_CONTAINS("services: smtp processes: 0 is out of range",
                     parseError("services = ( { name = \"smtp\"; processes = 0; } );").c_str());

@@ -8,26 +8,11 @@
 
 #include "config.h"
 
-// CppUTest last: its leak-detecting `new` macro breaks standard headers included after it.
-#include <CppUTest/TestHarness.h>
+#include "config_parse.h"  // last: it brings in CppUTest
 
 using namespace postern;
-
-namespace {
-
-Config parseOk(const std::string& text, const std::string& baseDir = "/etc/postern") {
-    auto config = parseConfigText(text, "test.conf", baseDir);
-    CHECK_TEXT(config.ok(), config.ok() ? "" : config.error().c_str());
-    return config.value();
-}
-
-std::string parseError(const std::string& text) {
-    auto config = parseConfigText(text, "test.conf", "/etc/postern");
-    CHECK_TEXT(!config.ok(), ("expected an error for: " + text).c_str());
-    return config.ok() ? "" : config.error();
-}
-
-}  // namespace
+using postern::testing::parseError;
+using postern::testing::parseOk;
 
 TEST_GROUP(Config){};
 
