@@ -51,7 +51,8 @@ std::optional<SmtpTlsPolicy> loadRouteTls(const Setting& group, SmtpTlsPolicy po
         return std::nullopt;
     }
     bool good = onlyKnownFields(
-        group, name, {"security_level", "match", "ca_file", "ca_path", "cert_file", "key_file"}, ctx);
+        group, name, {"security_level", "match", "ca_file", "ca_path", "cert_file", "key_file"},
+        ctx);
     for (const auto& field : group) {
         std::string fieldName = field.getName();
         if (fieldName == "match") {
@@ -66,8 +67,9 @@ std::optional<SmtpTlsPolicy> loadRouteTls(const Setting& group, SmtpTlsPolicy po
         } else if (fieldName == "security_level") {
             auto level = parseSmtpTlsLevel(*text);
             if (!level) {
-                ctx.fail(field, name, "unknown TLS level \"" + *text +
-                                          "\" (one of none, may, encrypt, verify, secure)");
+                ctx.fail(field, name,
+                         "unknown TLS level \"" + *text +
+                             "\" (one of none, may, encrypt, verify, secure)");
                 good = false;
             } else {
                 policy.security_level = *level;
@@ -97,7 +99,8 @@ std::optional<std::string> loadRouteDomain(const Setting& field, LoadContext& ct
     if (*text == "*") return *text;
     auto domain = parseDomainPattern(*text);
     if (!domain) {
-        ctx.fail(field, kRoutes, domain.error() + " (use \"example.com\", \".example.com\" or \"*\")");
+        ctx.fail(field, kRoutes,
+                 domain.error() + " (use \"example.com\", \".example.com\" or \"*\")");
         return std::nullopt;
     }
     return *domain;
@@ -169,7 +172,8 @@ std::string printRoutes(const Config& config) {
 // Applies one services entry over the defaults of the service it names.
 bool loadService(const Setting& group, std::vector<ServiceConfig>& services,
                  std::map<std::string, int>& seen, LoadContext& ctx) {
-    bool good = onlyKnownFields(group, kServices, {"name", "processes", "max_use", "max_idle"}, ctx);
+    bool good =
+        onlyKnownFields(group, kServices, {"name", "processes", "max_use", "max_idle"}, ctx);
     if (!group.exists("name")) {
         ctx.fail(group, kServices, "a service entry needs a name");
         return false;
@@ -179,19 +183,25 @@ bool loadService(const Setting& group, std::vector<ServiceConfig>& services,
     auto service = std::find_if(services.begin(), services.end(),
                                 [&](const ServiceConfig& s) { return s.name == *name; });
     if (service == services.end()) {
-        ctx.fail(group["name"], kServices, "unknown service \"" + *name + "\" (one of smtpd, qmgr, smtp)");
+        ctx.fail(group["name"], kServices,
+                 "unknown service \"" + *name + "\" (one of smtpd, qmgr, smtp)");
         return false;
     }
     int line = static_cast<int>(group.getSourceLine());
     if (auto [first, inserted] = seen.emplace(*name, line); !inserted) {
-        ctx.fail(group["name"], kServices, "\"" + *name + "\" is listed twice (first at line " +
-                                              std::to_string(first->second) + ")");
+        ctx.fail(group["name"], kServices,
+                 "\"" + *name + "\" is listed twice (first at line " +
+                     std::to_string(first->second) + ")");
         return false;
     }
-    struct Field { const char* name; int* value; long long min; };
-    for (Field field : {Field{"processes", &service->processes, 1},
-                        Field{"max_use", &service->max_use, 0},
-                        Field{"max_idle", &service->max_idle, 0}}) {
+    struct Field {
+        const char* name;
+        int* value;
+        long long min;
+    };
+    for (Field field :
+         {Field{"processes", &service->processes, 1}, Field{"max_use", &service->max_use, 0},
+          Field{"max_idle", &service->max_idle, 0}}) {
         if (!group.exists(field.name)) continue;
         std::string fieldName = std::string("services: ") + *name + " " + field.name;
         auto value = readIntegerInRange(group[field.name], fieldName, field.min, 100000000, ctx);

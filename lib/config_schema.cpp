@@ -12,7 +12,9 @@ void ConfigErrors::add(const libconfig::Setting& where, const std::string& messa
     add(where.getSourceFile(), static_cast<int>(where.getSourceLine()), message);
 }
 
-void ConfigErrors::add(int line, const std::string& message) { add(nullptr, line, message); }
+void ConfigErrors::add(int line, const std::string& message) {
+    add(nullptr, line, message);
+}
 
 void ConfigErrors::add(const char* file, int line, const std::string& message) {
     errors_.push_back({file && *file ? file : displayPath_, line, message});

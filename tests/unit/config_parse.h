@@ -4,11 +4,11 @@
 // `new` macro breaks standard headers included after it.
 #pragma once
 
+#include <CppUTest/TestHarness.h>
+
 #include <string>
 
 #include "config.h"
-
-#include <CppUTest/TestHarness.h>
 
 namespace postern::testing {
 

@@ -5,7 +5,6 @@
 #include <string>
 
 #include "config.h"
-
 #include "config_parse.h"  // last: it brings in CppUTest
 
 using namespace postern;
@@ -29,7 +28,8 @@ TEST(ConfigRoutes, ReadsRoutesInFileOrder) {
     LONGS_EQUAL(587, config.routes[1].nexthop.port);
     CHECK(config.routes[2].nexthop.kind == NextHop::Kind::RecipientMx);
     RouteTable table(config.routes);
-    STRCMP_EQUAL("relay.corp.example:587", table.lookup("a.corp.example")->nexthop.toString().c_str());
+    STRCMP_EQUAL("relay.corp.example:587",
+                 table.lookup("a.corp.example")->nexthop.toString().c_str());
     STRCMP_EQUAL("mx", table.lookup("elsewhere.example")->nexthop.toString().c_str());
 }
 
@@ -65,11 +65,13 @@ TEST(ConfigRoutes, MalformedRoutesNameTheirLine) {
                      .c_str());
     STRCMP_EQUAL("test.conf:1: routes: a route needs a domain and a nexthop",
                  parseError("routes = ( { domain = \"a.example\"; } );").c_str());
-    STRCMP_CONTAINS("routes: \"*.example.com\" is not a domain name",
-                    parseError("routes = ( { domain = \"*.example.com\"; nexthop = \"mx\"; } );").c_str());
-    STRCMP_CONTAINS("routes: unknown setting \"next_hop\"",
-                    parseError("routes = ( { domain = \"a\"; nexthop = \"mx\"; next_hop = \"x\"; } );")
-                        .c_str());
+    STRCMP_CONTAINS(
+        "routes: \"*.example.com\" is not a domain name",
+        parseError("routes = ( { domain = \"*.example.com\"; nexthop = \"mx\"; } );").c_str());
+    STRCMP_CONTAINS(
+        "routes: unknown setting \"next_hop\"",
+        parseError("routes = ( { domain = \"a\"; nexthop = \"mx\"; next_hop = \"x\"; } );")
+            .c_str());
     STRCMP_CONTAINS("routes: expected a list of groups",
                     parseError("routes = { domain = \"a\"; nexthop = \"mx\"; };").c_str());
     STRCMP_CONTAINS("routes: each entry is a group", parseError("routes = ( \"a\" );").c_str());
@@ -113,8 +115,9 @@ TEST(ConfigServices, AnEntryOverridesOnlyTheServiceItNames) {
 }
 
 TEST(ConfigServices, KeepsTheDefaultsOfFieldsAnEntryLeavesOut) {
-    Config config = parseOk("services = ( { name = \"smtpd\"; max_idle = 60; },\n"
-                            "  { name = \"qmgr\"; processes = 1; } );");
+    Config config = parseOk(
+        "services = ( { name = \"smtpd\"; max_idle = 60; },\n"
+        "  { name = \"qmgr\"; processes = 1; } );");
     LONGS_EQUAL(sysconf(_SC_NPROCESSORS_ONLN), config.service("smtpd")->processes);
     LONGS_EQUAL(60, config.service("smtpd")->max_idle);
     LONGS_EQUAL(2, config.service("smtp")->processes);
@@ -125,8 +128,9 @@ TEST(ConfigServices, RefusesBadEntries) {
                  parseError("services = ( { name = \"pickup\"; } );").c_str());
     STRCMP_EQUAL("test.conf:2: services: qmgr runs exactly one process (processes = 1)",
                  parseError("services = (\n { name = \"qmgr\"; processes = 2; } );").c_str());
-    STRCMP_CONTAINS("test.conf:2: services: \"smtp\" is listed twice (first at line 1)",
-                    parseError("services = ( { name = \"smtp\"; },\n { name = \"smtp\"; } );").c_str());
+    STRCMP_CONTAINS(
+        "test.conf:2: services: \"smtp\" is listed twice (first at line 1)",
+        parseError("services = ( { name = \"smtp\"; },\n { name = \"smtp\"; } );").c_str());
     STRCMP_CONTAINS("services: smtp processes: 0 is out of range",
                     parseError("services = ( { name = \"smtp\"; processes = 0; } );").c_str());
     STRCMP_CONTAINS("services: smtpd max_use: -1 is out of range",
