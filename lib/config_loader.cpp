@@ -165,14 +165,14 @@ Result<Config> loadText(const std::string& text, const std::string& displayPath,
                         const std::string& baseDir) {
     libconfig::Config parsed;
     parsed.setIncludeDir(baseDir.c_str());
+    ConfigErrors errors(displayPath);
     try {
         parsed.readString(promoteLargeIntegers(text));
     } catch (const libconfig::ParseException& e) {
-        std::string file = e.getFile() ? e.getFile() : displayPath;
-        return fail(file + ":" + std::to_string(e.getLine()) + ": " + e.getError());
+        errors.add(e.getFile(), e.getLine(), e.getError());
+        return fail(errors.joined());
     }
     Config config;
-    ConfigErrors errors(displayPath);
     LoadContext ctx{baseDir, errors};
     Deferred loadLater;
     loadGroup(parsed.getRoot(), "", config, ctx, loadLater);

@@ -294,6 +294,8 @@ std::vector<ParamSpec> buildParameterSpecs() {
     return specs;
 }
 
+#undef PARAM
+
 }  // namespace
 
 std::vector<std::pair<std::string, SmtpTlsPolicy::Level>> smtpTlsLevelChoices() {

@@ -247,3 +247,24 @@ TEST(Config, LoadsAFileAndRemembersItsAbsolutePath) {
     STRCMP_EQUAL((path + ": cannot open: No such file or directory").c_str(),
                  missing.error().c_str());
 }
+
+TEST(Config, IncludedFilesAreNamedInErrors) {
+    char folder[] = "/tmp/postern-include-test-XXXXXX";
+    CHECK(mkdtemp(folder) != nullptr);
+    std::string main = std::string(folder) + "/main.conf";
+    std::string extra = std::string(folder) + "/extra.conf";
+    std::ofstream(main) << "soft_bounce = true;\n@include \"extra.conf\"\n";
+    std::ofstream(extra) << "\nhopcount_limit = 7;\n";
+    auto config = loadConfig(main);
+    CHECK_TEXT(config.ok(), config.ok() ? "" : config.error().c_str());
+    LONGS_EQUAL(7, config->hopcount_limit);
+    CHECK_TRUE(config->soft_bounce);
+    std::ofstream(extra) << "\nhopcount_limit = \"x\";\n";
+    auto broken = loadConfig(main);
+    CHECK_FALSE(broken.ok());
+    STRCMP_EQUAL((extra + ":2: hopcount_limit: expected an integer").c_str(),
+                 broken.error().c_str());
+    ::unlink(extra.c_str());
+    ::unlink(main.c_str());
+    ::rmdir(folder);
+}
