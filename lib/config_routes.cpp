@@ -42,6 +42,45 @@ bool onlyKnownFields(const Setting& group, std::string_view name,
     return good;
 }
 
+// The path fields of a route's tls group.
+constexpr std::pair<const char*, std::string SmtpTlsPolicy::*> kTlsPathFields[] = {
+    {"ca_file", &SmtpTlsPolicy::ca_file},
+    {"ca_path", &SmtpTlsPolicy::ca_path},
+    {"cert_file", &SmtpTlsPolicy::cert_file},
+    {"key_file", &SmtpTlsPolicy::key_file},
+};
+
+// Reads one field of a route's tls group into the policy; false (error recorded) if bad.
+bool loadRouteTlsField(const Setting& field, SmtpTlsPolicy& policy, LoadContext& ctx) {
+    const std::string name = "routes: tls";
+    std::string fieldName = field.getName();
+    if (fieldName == "match") {
+        auto names = parseList<std::string>(field, name + ".match", ctx, parseMatchName);
+        if (names) policy.match = std::move(*names);
+        return names.has_value();
+    }
+    for (const auto& [pathName, member] : kTlsPathFields) {
+        if (fieldName != pathName) continue;
+        auto text = readString(field, name + "." + fieldName, ctx);
+        if (text) policy.*member = ctx.resolvePath(*text);
+        return text.has_value();
+    }
+    if (fieldName != "security_level") {
+        ctx.fail(field, name, "unknown setting \"" + fieldName + "\"");
+        return false;
+    }
+    auto text = readString(field, name + ".security_level", ctx);
+    if (!text) return false;
+    auto level = parseSmtpTlsLevel(*text);
+    if (!level) {
+        ctx.fail(field, name,
+                 "unknown TLS level \"" + *text + "\" (one of none, may, encrypt, verify, secure)");
+        return false;
+    }
+    policy.security_level = *level;
+    return true;
+}
+
 // Reads a route's `tls` group over a copy of the smtp.tls defaults.
 std::optional<SmtpTlsPolicy> loadRouteTls(const Setting& group, SmtpTlsPolicy policy,
                                           LoadContext& ctx) {
@@ -50,40 +89,8 @@ std::optional<SmtpTlsPolicy> loadRouteTls(const Setting& group, SmtpTlsPolicy po
         ctx.fail(group, kRoutes, "tls: expected a group { security_level = ...; }");
         return std::nullopt;
     }
-    bool good = onlyKnownFields(
-        group, name, {"security_level", "match", "ca_file", "ca_path", "cert_file", "key_file"},
-        ctx);
-    for (const auto& field : group) {
-        std::string fieldName = field.getName();
-        if (fieldName == "match") {
-            auto names = parseList<std::string>(field, name + ".match", ctx, parseMatchName);
-            good = good && names;
-            if (names) policy.match = std::move(*names);
-            continue;
-        }
-        auto text = readString(field, name + "." + fieldName, ctx);
-        if (!text) {
-            good = false;
-        } else if (fieldName == "security_level") {
-            auto level = parseSmtpTlsLevel(*text);
-            if (!level) {
-                ctx.fail(field, name,
-                         "unknown TLS level \"" + *text +
-                             "\" (one of none, may, encrypt, verify, secure)");
-                good = false;
-            } else {
-                policy.security_level = *level;
-            }
-        } else if (fieldName == "ca_file") {
-            policy.ca_file = ctx.resolvePath(*text);
-        } else if (fieldName == "ca_path") {
-            policy.ca_path = ctx.resolvePath(*text);
-        } else if (fieldName == "cert_file") {
-            policy.cert_file = ctx.resolvePath(*text);
-        } else if (fieldName == "key_file") {
-            policy.key_file = ctx.resolvePath(*text);
-        }
-    }
+    bool good = true;
+    for (const auto& field : group) good = loadRouteTlsField(field, policy, ctx) && good;
     if (good && policy.cert_file.empty() != policy.key_file.empty()) {
         ctx.fail(group, name, "a client certificate needs both cert_file and key_file");
         good = false;
