@@ -110,7 +110,12 @@ class ModuleRun:
         self.buffer = ""
 
     def poll(self):
-        chunk = self.proc.stdout.read()
+        try:
+            chunk = self.proc.stdout.read()
+        except TypeError:
+            # The text layer raises on a non-blocking pipe with nothing to read yet (the
+            # byte layer returns None): nothing was read, so nothing is lost.
+            chunk = None
         if chunk:
             self.buffer += chunk
             *lines, self.buffer = self.buffer.split("\n")
