@@ -39,10 +39,6 @@ struct MemoryQueueState {
 
 namespace {
 
-std::string missing(const std::string& id, QueueName queue) {
-    return id + ": not in " + std::string(queueDirectoryName(queue));
-}
-
 // A new message's temporary file in incoming.
 class MemorySink : public QueueFileSink {
 public:
@@ -69,7 +65,7 @@ public:
     Status publish(const std::string& id) override {
         std::lock_guard lock(state_->mutex);
         FileMap& incoming = state_->files(QueueName::Incoming);
-        if (incoming.count(id)) return fail(id + ": already in incoming");
+        if (incoming.count(id)) return alreadyInQueue(id, QueueName::Incoming);
         auto temporary = incoming.find(name_);
         if (temporary == incoming.end() || temporary->second != file_)
             return fail(id + ": the temporary file is gone");
@@ -207,7 +203,7 @@ Result<std::unique_ptr<QueueFileAccess>> MemoryQueueStore::openFile(QueueName qu
     std::lock_guard lock(state_->mutex);
     FileMap& files = state_->files(queue);
     auto found = files.find(id);
-    if (found == files.end()) return fail(missing(id, queue));
+    if (found == files.end()) return notInQueue(id, queue);
     return std::unique_ptr<QueueFileAccess>(new MemoryAccess(found->second));
 }
 
@@ -215,16 +211,16 @@ Status MemoryQueueStore::moveFile(const std::string& id, QueueName from, QueueNa
     std::lock_guard lock(state_->mutex);
     FileMap& source = state_->files(from);
     auto found = source.find(id);
-    if (found == source.end()) return fail(missing(id, from));
+    if (found == source.end()) return notInQueue(id, from);
     if (!state_->files(to).emplace(id, found->second).second)
-        return fail(id + ": already in " + std::string(queueDirectoryName(to)));
+        return alreadyInQueue(id, to);
     source.erase(found);
     return {};
 }
 
 Status MemoryQueueStore::removeFile(QueueName queue, const std::string& id) {
     std::lock_guard lock(state_->mutex);
-    if (state_->files(queue).erase(id) == 0) return fail(missing(id, queue));
+    if (state_->files(queue).erase(id) == 0) return notInQueue(id, queue);
     return {};
 }
 

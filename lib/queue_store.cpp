@@ -44,6 +44,14 @@ bool isTemporaryFileName(std::string_view name) {
                                                         kTemporaryPrefix;
 }
 
+Error notInQueue(std::string_view id, QueueName queue) {
+    return fail(std::string(id) + ": not in " + std::string(queueDirectoryName(queue)));
+}
+
+Error alreadyInQueue(std::string_view id, QueueName queue) {
+    return fail(std::string(id) + ": already in " + std::string(queueDirectoryName(queue)));
+}
+
 Result<std::unique_ptr<MessageWriter>> QueueStore::createMessage(
     const Envelope& envelope, const std::vector<Recipient>& recipients) {
     std::string id = newQueueId();
@@ -62,8 +70,7 @@ Result<std::unique_ptr<MessageHandle>> QueueStore::open(QueueName queue, std::st
 
 Status QueueStore::move(std::string_view id, QueueName from, QueueName to) {
     if (auto ok = checkId(id); !ok) return ok;
-    if (from == to) return fail(std::string(id) + ": already in " +
-                                std::string(queueDirectoryName(to)));
+    if (from == to) return alreadyInQueue(id, to);
     return moveFile(std::string(id), from, to);
 }
 

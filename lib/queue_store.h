@@ -45,6 +45,10 @@ std::string temporaryFileName(std::string_view id);
 // True for names made by temporaryFileName.
 bool isTemporaryFileName(std::string_view name);
 
+// The errors backends give for a missing ID and for a move onto an existing one.
+Error notInQueue(std::string_view id, QueueName queue);
+Error alreadyInQueue(std::string_view id, QueueName queue);
+
 // For ensureLayout: leave the owner or group as it is.
 inline constexpr uid_t kKeepOwner = uid_t(-1);
 inline constexpr gid_t kKeepGroup = gid_t(-1);
