@@ -26,6 +26,14 @@ Status checkRange(const std::string& bytes, uint64_t offset, size_t length) {
     return {};
 }
 
+// Overwrites bytes of a file in place, as pwrite does within the file.
+Status overwrite(MemoryFile& file, uint64_t offset, std::string_view bytes) {
+    std::lock_guard lock(file.mutex);
+    if (auto ok = checkRange(file.bytes, offset, bytes.size()); !ok) return ok;
+    file.bytes.replace(offset, bytes.size(), bytes);
+    return {};
+}
+
 }  // namespace
 
 struct MemoryQueueState {
@@ -54,10 +62,7 @@ public:
     }
 
     Status patch(uint64_t offset, std::string_view bytes) override {
-        std::lock_guard lock(file_->mutex);
-        if (auto ok = checkRange(file_->bytes, offset, bytes.size()); !ok) return ok;
-        file_->bytes.replace(offset, bytes.size(), bytes);
-        return {};
+        return overwrite(*file_, offset, bytes);
     }
 
     Status sync() override { return {}; }
@@ -107,10 +112,7 @@ public:
     }
 
     Status writeInPlace(uint64_t offset, std::string_view bytes) override {
-        std::lock_guard lock(file_->mutex);
-        if (auto ok = checkRange(file_->bytes, offset, bytes.size()); !ok) return ok;
-        file_->bytes.replace(offset, bytes.size(), bytes);
-        return {};
+        return overwrite(*file_, offset, bytes);
     }
 
 private:
