@@ -92,7 +92,8 @@ Status FsFileAccess::fillWindow(uint64_t offset, size_t length) {
     windowOffset_ = offset;
     size_t done = 0;
     while (done < length) {
-        ssize_t got = ::pread(fd_.get(), window_.data() + done, length - done, off_t(offset + done));
+        ssize_t got =
+            ::pread(fd_.get(), window_.data() + done, length - done, off_t(offset + done));
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) {
             readError_ = true;

@@ -152,7 +152,8 @@ Result<std::unique_ptr<QueueFileAccess>> FsQueueStore::openFile(QueueName queue,
     struct stat status {};
     if (::fstat(fd.get(), &status) != 0) return fail(systemError("fstat " + path));
     if (!S_ISREG(status.st_mode)) return fail(path + ": not a regular file");
-    return std::unique_ptr<QueueFileAccess>(new FsFileAccess(std::move(fd), uint64_t(status.st_size)));
+    return std::unique_ptr<QueueFileAccess>(
+        new FsFileAccess(std::move(fd), uint64_t(status.st_size)));
 }
 
 Status FsQueueStore::moveFile(const std::string& id, QueueName from, QueueName to) {

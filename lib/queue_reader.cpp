@@ -128,7 +128,8 @@ Status Parser::advanceSection(RecordType type) {
                 envelopeSeen_ |= bit;
                 return {};
             }
-            if (type != RecordType::Recipient) return fail("expected an envelope record or a recipient");
+            if (type != RecordType::Recipient)
+                return fail("expected an envelope record or a recipient");
             if (envelopeSeen_ != kAllEnvelopeBits) return fail("envelope records missing");
             section_ = Section::Recipients;
             return {};

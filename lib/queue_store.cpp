@@ -9,10 +9,15 @@ namespace {
 
 constexpr std::string_view kTemporaryPrefix = ".tmp-";
 
-// Fails unless `id` is a valid queue ID.
+// Fails unless `id` is a valid queue ID. The name may come from a command line and the
+// error may be logged, so it is shown cut short and with control characters replaced.
 Status checkId(std::string_view id) {
     if (isValidQueueId(id)) return {};
-    return fail("not a queue ID: \"" + std::string(id.substr(0, 64)) + "\"");
+    std::string shown(id.substr(0, 64));
+    for (char& c : shown) {
+        if (uint8_t(c) < 0x20 || c == 0x7F) c = '?';
+    }
+    return fail("not a queue ID: \"" + shown + "\"");
 }
 
 }  // namespace

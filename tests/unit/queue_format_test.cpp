@@ -40,7 +40,8 @@ std::vector<RawRecord> splitRecords(const std::string& file) {
 // Builds a file from a header and records.
 std::string joinRecords(const std::vector<RawRecord>& records) {
     std::string file = encodeFileHeader();
-    for (const RawRecord& record : records) appendRecord(file, RecordType(record.type), record.payload);
+    for (const RawRecord& record : records)
+        appendRecord(file, RecordType(record.type), record.payload);
     return file;
 }
 

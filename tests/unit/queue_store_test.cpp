@@ -190,6 +190,10 @@ QUEUE_STORE_TEST(NamesThatAreNotIdsNeverReachAPath) {
     }
 }
 
+QUEUE_STORE_TEST(ABadNameIsShownWithoutControlCharacters) {
+    checkFails(f.store().remove(QueueName::Hold, "evil\r\nname"), "not a queue ID: \"evil??name\"");
+}
+
 QUEUE_STORE_TEST(QuarantineMovesARefusedFileAndSaysWhy) {
     std::string bytes = sampleFileBytes(sampleContent(2000));
     std::string id = newQueueId();
