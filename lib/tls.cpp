@@ -53,15 +53,19 @@ Status useCertificateAndKey(SSL_CTX* context, const std::string& certFile,
     return {};
 }
 
-Status applyCommonSettings(SSL_CTX* context) {
+Result<SslCtxPtr> makeBaseContext(const SSL_METHOD* method) {
+    initialize();
+    ERR_clear_error();
+    SslCtxPtr context(SSL_CTX_new(method));
+    if (!context) return sslFailure("cannot create a TLS context");
     // TLS 1.3 suites are OpenSSL's defaults; this list only narrows TLS 1.2.
     static const char kTls12Ciphers[] = "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES:!DSS";
-    if (SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION) != 1 ||
-        SSL_CTX_set_cipher_list(context, kTls12Ciphers) != 1) {
+    if (SSL_CTX_set_min_proto_version(context.get(), TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_cipher_list(context.get(), kTls12Ciphers) != 1) {
         return sslFailure("cannot set the TLS protocol versions and ciphers");
     }
-    SSL_CTX_set_options(context, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-    return {};
+    SSL_CTX_set_options(context.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    return context;
 }
 
 const char* levelName(TlsLevel level) {

@@ -35,9 +35,9 @@ Error sslFailure(const std::string& what);
 Status useCertificateAndKey(SSL_CTX* context, const std::string& certFile,
                             const std::string& keyFile);
 
-// Settings every postern context shares: TLS 1.2 or later, strong TLS 1.2 ciphers, no
-// compression or renegotiation.
-Status applyCommonSettings(SSL_CTX* context);
+// A new context (TLS_server_method or TLS_client_method) with what every postern context
+// shares: TLS 1.2 or later, strong TLS 1.2 ciphers, no compression or renegotiation.
+Result<SslCtxPtr> makeBaseContext(const SSL_METHOD* method);
 
 // ---- server (smtpd) ----
 

@@ -54,11 +54,9 @@ Result<ClientTrustStore> ClientTrustStore::load(const ClientTrustSettings& setti
 
 Result<SslCtxPtr> makeClientContext(const ClientTlsPolicy& policy, const ClientTrustStore& trust) {
     if (policy.level == TlsLevel::None) return fail("TLS security level none uses no TLS");
-    initialize();
-    ERR_clear_error();
-    SslCtxPtr context(SSL_CTX_new(TLS_client_method()));
-    if (!context) return sslFailure("cannot create a TLS client context");
-    if (Status common = applyCommonSettings(context.get()); !common) return common.failure();
+    auto made = makeBaseContext(TLS_client_method());
+    if (!made) return made.failure();
+    SslCtxPtr context = std::move(made.value());
     // Nothing of this connection may serve another: no session cache, no tickets.
     SSL_CTX_set_session_cache_mode(context.get(), SSL_SESS_CACHE_OFF);
     SSL_CTX_set_options(context.get(), SSL_OP_NO_TICKET);

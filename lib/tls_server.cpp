@@ -29,11 +29,9 @@ Status loadClientCas(SSL_CTX* context, const std::string& caFile) {
 }  // namespace
 
 Result<SslCtxPtr> makeServerContext(const ServerTlsSettings& settings) {
-    initialize();
-    ERR_clear_error();
-    SslCtxPtr context(SSL_CTX_new(TLS_server_method()));
-    if (!context) return sslFailure("cannot create a TLS server context");
-    if (Status common = applyCommonSettings(context.get()); !common) return common.failure();
+    auto made = makeBaseContext(TLS_server_method());
+    if (!made) return made.failure();
+    SslCtxPtr context = std::move(made.value());
     SSL_CTX_set_options(context.get(), SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_dh_auto(context.get(), 1);
 

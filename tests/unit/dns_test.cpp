@@ -306,3 +306,10 @@ TEST(DnsUnanswered, MalformedServerListIsAnError) {
     CHECK_FALSE(resolver.ok());
     CHECK(resolver.error().find("not an address") != std::string::npos);
 }
+
+TEST(DnsUnanswered, ServerListTakesPortsAndIpv6) {
+    ResolverSettings settings;
+    settings.servers = {"127.0.0.1:5353", "[::1]:53", "192.0.2.53"};
+    auto resolver = Resolver::create(base.get(), settings);
+    CHECK_TRUE_TEXT(resolver.ok(), resolver.ok() ? "" : resolver.error().c_str());
+}
