@@ -40,7 +40,7 @@ SmtpReply makeReply(int code, std::string enhanced, std::string_view text);
 std::optional<std::string> parseEnhancedCode(std::string_view s);
 
 struct ReplyLimits {
-    size_t maxLineLength = 2048;     // longer lines are truncated (the rest is dropped)
+    size_t maxLineLength = 2048;     // code included; longer lines are truncated (rest dropped)
     size_t maxLines = 100;           // more lines in one reply is a protocol error
     size_t maxReplySize = 64 * 1024; // more bytes in one reply is a protocol error
 };
