@@ -131,9 +131,20 @@ void DataReader::append(std::string_view bytes, std::string& out) {
     for (char c : bytes)
         if (static_cast<unsigned char>(c) >= 0x80) stats_.eightBit = true;
     lineLength_ += bytes.size();
+    store(bytes, out);
+}
+
+// Counts content octets and stores them while they fit the size limit; what is stored
+// is always the first messageSizeLimit octets, however the input was split.
+void DataReader::store(std::string_view bytes, std::string& out) {
+    const uint64_t limit = options_.messageSizeLimit;
+    if (limit != 0 && stats_.size + bytes.size() > limit) {
+        if (stats_.size < limit) out.append(bytes.substr(0, limit - stats_.size));
+        stats_.tooBig = true;
+    } else {
+        out.append(bytes);
+    }
     stats_.size += bytes.size();
-    if (options_.messageSizeLimit != 0 && stats_.size > options_.messageSizeLimit) stats_.tooBig = true;
-    if (!stats_.tooBig) out.append(bytes);
 }
 
 // Ends the current line with CR LF and settles its header and length accounting.
@@ -151,9 +162,7 @@ void DataReader::endLine(std::string& out) {
     }
     headerLine_ = HeaderLine::start;
     lineLength_ = 0;
-    stats_.size += 2;
-    if (options_.messageSizeLimit != 0 && stats_.size > options_.messageSizeLimit) stats_.tooBig = true;
-    if (!stats_.tooBig) out += "\r\n";
+    store("\r\n", out);
 }
 
 // Decides from its first bytes whether a line is a header field ("Name:"), a

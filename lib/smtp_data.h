@@ -41,7 +41,7 @@ struct DataOptions {
 // What the reader learned about the content so far.
 struct ContentStats {
     uint64_t size = 0;          // content octets, un-dot-stuffed, CR LF line ends
-    bool tooBig = false;        // size went over messageSizeLimit: content no longer stored
+    bool tooBig = false;        // size went over messageSizeLimit: the rest is not stored
     bool bareNewline = false;   // a bare CR or LF was received
     bool eightBit = false;      // a byte >= 0x80 was received
     uint64_t headerSize = 0;    // octets of the header section, its ending empty line excluded
@@ -59,7 +59,8 @@ public:
     // and LF as they are, neither converted nor flagged.
     static DataReader forBdat(const DataOptions& options, bool binary = false);
 
-    // Reads input, appending content to out (nothing more once tooBig). Returns how many
+    // Reads input, appending content to out (only the first messageSizeLimit octets of the
+    // content are ever appended). Returns how many
     // bytes were used: all of them, or, for DATA, up to and including the end sequence.
     size_t feed(std::string_view input, std::string& out);
     // BDAT after the LAST chunk: a CR held back at the end is a bare CR; marks finished.
@@ -80,6 +81,7 @@ private:
     size_t copyRun(std::string_view input, std::string& out);
     void bareLineEnd(std::string& out);
     void append(std::string_view bytes, std::string& out);
+    void store(std::string_view bytes, std::string& out);
     void endLine(std::string& out);
     void classifyHeaderByte(unsigned char byte);
     void closeLineStats();
