@@ -42,12 +42,12 @@ std::string SmtpReply::format() const {
     const size_t count = lines.empty() ? 1 : lines.size();
     for (size_t i = 0; i < count; ++i) {
         const std::string text = lines.empty() ? std::string() : postern::printable(lines[i], EscapeCharset::ascii);
+        const bool last = i + 1 == count;
         out += prefix;
-        out += i + 1 < count ? '-' : ' ';
+        if (!last || !lead.empty() || !text.empty()) out += last ? ' ' : '-';  // "250", not "250 "
         out += lead;
         if (!lead.empty() && !text.empty()) out += ' ';
         out += text;
-        if (lead.empty() && text.empty()) out.pop_back();  // no trailing separator on "250"
         out += "\r\n";
     }
     return out;

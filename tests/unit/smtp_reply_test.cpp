@@ -46,6 +46,12 @@ TEST(SmtpReplyFormat, SingleAndMultiLine) {
     STRCMP_EQUAL("250 2.0.0\r\n", (SmtpReply{250, "2.0.0", {""}}).format().c_str());
 }
 
+TEST(SmtpReplyFormat, EmptyContinuationLineKeepsItsDash) {
+    // Found by fuzz_smtp_reply: "250-" once lost its dash and ended the reply early.
+    STRCMP_EQUAL("250-\r\n250 x\r\n", (SmtpReply{250, "", {"", "x"}}).format().c_str());
+    STRCMP_EQUAL("250-\r\n250\r\n", (SmtpReply{250, "", {"", ""}}).format().c_str());
+}
+
 TEST(SmtpReplyFormat, UntrustedTextCannotBreakTheFraming) {
     SmtpReply reply{550, "5.1.1", {"<a\r\n250 ok\xC3\xA9>"}};
     STRCMP_EQUAL("550 5.1.1 <a\\r\\n250 ok\\xC3\\xA9>\r\n", reply.format().c_str());
