@@ -17,9 +17,9 @@ bool isFieldNameChar(unsigned char c) { return c >= 33 && c <= 126 && c != ':'; 
 DataReader::DataReader(const DataOptions& options, Framing framing, bool startAfterCrlf)
     : options_(options), framing_(framing), lineAfterCrlf_(startAfterCrlf) {}
 
-DataReader DataReader::forData(const DataOptions& options) {
+DataReader DataReader::forData(const DataOptions& options, bool commandEndedWithCrlf) {
     // The CR LF that ended the DATA command line is the start of the end sequence.
-    return DataReader(options, Framing::dotTerminated, true);
+    return DataReader(options, Framing::dotTerminated, commandEndedWithCrlf);
 }
 
 DataReader DataReader::forBdat(const DataOptions& options, bool binary) {

@@ -48,12 +48,15 @@ struct ContentStats {
     bool headerTooBig = false;  // a logical header went over headerSizeLimit
     uint64_t longestLine = 0;   // octets, line end excluded
     uint64_t overlongLines = 0; // lines longer than lineLengthLimit
+
+    bool operator==(const ContentStats&) const = default;
 };
 
 class DataReader {
 public:
-    // A reader for the bytes after "354" to DATA.
-    static DataReader forData(const DataOptions& options);
+    // A reader for the bytes after "354" to DATA. commandEndedWithCrlf: the DATA command
+    // line ended in CR LF; when the session took a bare LF for its end, a "." first is no end.
+    static DataReader forData(const DataOptions& options, bool commandEndedWithCrlf = true);
     // A reader for BDAT chunk bytes: no dot-unstuffing, no end sequence (the session
     // ends it with finish() after the LAST chunk). binary (BODY=BINARYMIME) keeps bare CR
     // and LF as they are, neither converted nor flagged.

@@ -176,6 +176,17 @@ std::optional<CommandError> takeRcptParameter(const Parameter& p, const CommandC
     return std::nullopt;
 }
 
+// Splits the words, then hands each parameter to take (which checks and stores it).
+template <typename Params, typename Take>
+std::optional<CommandError> parseParameters(Verb verb, const std::vector<std::string_view>& words,
+                                            const CommandContext& context, Params& params, Take take) {
+    std::vector<Parameter> parameters;
+    if (auto error = splitParameters(verb, words, parameters)) return error;
+    for (const auto& parameter : parameters)
+        if (auto error = take(parameter, context, params)) return error;
+    return std::nullopt;
+}
+
 }  // namespace
 
 CommandError unsupportedOption(Verb verb, std::string_view word) {
@@ -184,20 +195,12 @@ CommandError unsupportedOption(Verb verb, std::string_view word) {
 
 std::optional<CommandError> parseMailParameters(const std::vector<std::string_view>& words,
                                                 const CommandContext& context, MailParameters& params) {
-    std::vector<Parameter> parameters;
-    if (auto error = splitParameters(Verb::mail, words, parameters)) return error;
-    for (const auto& parameter : parameters)
-        if (auto error = takeMailParameter(parameter, context, params)) return error;
-    return std::nullopt;
+    return parseParameters(Verb::mail, words, context, params, takeMailParameter);
 }
 
 std::optional<CommandError> parseRcptParameters(const std::vector<std::string_view>& words,
                                                 const CommandContext& context, RcptParameters& params) {
-    std::vector<Parameter> parameters;
-    if (auto error = splitParameters(Verb::rcpt, words, parameters)) return error;
-    for (const auto& parameter : parameters)
-        if (auto error = takeRcptParameter(parameter, context, params)) return error;
-    return std::nullopt;
+    return parseParameters(Verb::rcpt, words, context, params, takeRcptParameter);
 }
 
 }  // namespace postern

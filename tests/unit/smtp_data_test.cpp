@@ -41,10 +41,7 @@ void checkSame(const Outcome& a, const Outcome& b) {
     STRCMP_EQUAL(printable(a.content).c_str(), printable(b.content).c_str());
     LONGS_EQUAL(a.consumed, b.consumed);
     CHECK_EQUAL(a.finished, b.finished);
-    CHECK_TRUE(a.stats.size == b.stats.size && a.stats.bareNewline == b.stats.bareNewline &&
-               a.stats.eightBit == b.stats.eightBit && a.stats.headerSize == b.stats.headerSize &&
-               a.stats.longestLine == b.stats.longestLine && a.stats.overlongLines == b.stats.overlongLines &&
-               a.stats.tooBig == b.stats.tooBig && a.stats.headerTooBig == b.stats.headerTooBig);
+    CHECK_TRUE(a.stats == b.stats);
 }
 
 Outcome readData(std::string_view input, const DataOptions& options = {}) {
@@ -101,6 +98,16 @@ TEST(DataReader, DotRightAfterDataIsAnEmptyMessage) {
     CHECK_TRUE(o.finished);
     LONGS_EQUAL(3, o.consumed);
     STRCMP_EQUAL("", o.content.c_str());
+}
+
+TEST(DataReader, DotFirstIsNoEndWhenTheDataCommandEndedInABareLf) {
+    DataReader reader = DataReader::forData({}, false);
+    std::string out;
+    LONGS_EQUAL(3, reader.feed(".\r\n", out));
+    CHECK_FALSE(reader.finished());
+    LONGS_EQUAL(6, reader.feed("x\r\n.\r\nQUIT", out));
+    CHECK_TRUE(reader.finished());
+    STRCMP_EQUAL("\r\nx\r\n", out.c_str());
 }
 
 TEST(DataReader, UnfinishedInputWaitsForMore) {
