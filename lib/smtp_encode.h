@@ -6,7 +6,8 @@
 //  - A line starting with "." gets another "." (dot-stuffing), also after a bare line end.
 //  - Lines longer than lineLengthLimit octets (Postfix smtp_line_length_limit, 998 by
 //    default; the stuffed dot is not counted) are broken by inserting CR LF SPACE, as
-//    Postfix does: in a header this is a folding, in MIME text the least damage.
+//    Postfix does: in a header this is a folding, in MIME text the least damage. Like
+//    Postfix, the break may fall inside a UTF-8 character.
 //  - finish() ends a last line that lacks one, then sends ".\r\n".
 #pragma once
 
