@@ -75,6 +75,8 @@ TEST(Utf8AddrXtext, RefusesBadEscapes) {
     CHECK_FALSE(decodeUtf8AddrXtext("a+b", false).ok());
     CHECK_FALSE(decodeUtf8AddrXtext("a=b", false).ok());
     CHECK_FALSE(decodeUtf8AddrXtext("a b", false).ok());
+    STRCMP_EQUAL("character not allowed in utf-8-addr-xtext at offset 1",
+                 decodeUtf8AddrXtext("a\\x{e9}", false).error().c_str());
 }
 
 TEST(Utf8AddrXtext, EncodesAsciiOnlyAndRoundTrips) {
