@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
     }
     if (next >= argc) return usageError("no command given");
     const Command* command = findCommand(argv[next]);
-    if (command == nullptr) return usageError(std::string("unknown command \"") + argv[next] + "\"");
+    if (command == nullptr)
+        return usageError(std::string("unknown command \"") + argv[next] + "\"");
     CommandArgs args(argv + next + 1, argv + argc);
     if (asksForHelp(args)) {
         printCommandUsage(*command, stdout);

@@ -26,7 +26,9 @@ int parseAddress(std::string_view text, Bytes& out) {
     return 0;
 }
 
-bool isMapped(const Bytes& v6) { return std::memcmp(v6.data(), kMappedPrefix, 12) == 0; }
+bool isMapped(const Bytes& v6) {
+    return std::memcmp(v6.data(), kMappedPrefix, 12) == 0;
+}
 
 // True when the first `prefix` bits of a and b are equal.
 bool samePrefix(const uint8_t* a, const uint8_t* b, int prefix) {

@@ -17,7 +17,7 @@
 namespace postern {
 
 class CidrNetwork {
-public:
+  public:
     // Parses "addr/prefix" or a bare address; host bits set beyond the prefix are an error
     // ("10.1.2.3/8"), because they usually hide a typing mistake.
     static Result<CidrNetwork> parse(std::string_view text);
@@ -36,7 +36,7 @@ public:
 
     bool operator==(const CidrNetwork&) const = default;
 
-private:
+  private:
     // Address bytes in network order; IPv4 uses the first 4.
     using Bytes = std::array<uint8_t, 16>;
     bool containsBytes(int family, const Bytes& address) const;

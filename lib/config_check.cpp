@@ -15,7 +15,7 @@ namespace {
 enum class Expect { ReadableFile, Directory };
 
 class FileChecker {
-public:
+  public:
     FileChecker(const Config& config, std::string displayPath)
         : config_(config), displayPath_(std::move(displayPath)) {}
 
@@ -36,7 +36,7 @@ public:
 
     std::vector<std::string> problems() const { return problems_; }
 
-private:
+  private:
     static std::string problemWith(const std::string& path, Expect expect) {
         struct stat info {};
         if (::stat(path.c_str(), &info) != 0) return std::strerror(errno);
@@ -57,8 +57,10 @@ void checkRouteFiles(FileChecker& checker, const Route& route, const SmtpTlsPoli
     const auto& tls = route.tls;
     std::string name = "routes: " + route.domain + ": tls.";
     int line = route.sourceLine;
-    if (tls.ca_file != defaults.ca_file) checker.check(name + "ca_file", tls.ca_file, Expect::ReadableFile, line);
-    if (tls.ca_path != defaults.ca_path) checker.check(name + "ca_path", tls.ca_path, Expect::Directory, line);
+    if (tls.ca_file != defaults.ca_file)
+        checker.check(name + "ca_file", tls.ca_file, Expect::ReadableFile, line);
+    if (tls.ca_path != defaults.ca_path)
+        checker.check(name + "ca_path", tls.ca_path, Expect::Directory, line);
     checker.check(name + "cert_file", tls.cert_file, Expect::ReadableFile, line);
     checker.check(name + "key_file", tls.key_file, Expect::ReadableFile, line);
 }

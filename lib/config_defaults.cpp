@@ -64,9 +64,12 @@ const ServiceConfig* Config::service(const std::string& name) const {
 
 const char* smtpdTlsLevelName(SmtpdTlsConfig::Level level) {
     switch (level) {
-        case SmtpdTlsConfig::Level::None: return "none";
-        case SmtpdTlsConfig::Level::May: return "may";
-        case SmtpdTlsConfig::Level::Encrypt: return "encrypt";
+        case SmtpdTlsConfig::Level::None:
+            return "none";
+        case SmtpdTlsConfig::Level::May:
+            return "may";
+        case SmtpdTlsConfig::Level::Encrypt:
+            return "encrypt";
     }
     return "?";
 }

@@ -41,7 +41,8 @@ size_t editDistance(std::string_view a, std::string_view b) {
 std::string unknownParameterMessage(const std::string& name) {
     std::string message = "unknown parameter \"" + name + "\"";
     for (const auto& spec : config_schema::parameterSpecs()) {
-        if (editDistance(name, spec.name) <= 2) return message + " (did you mean \"" + spec.name + "\"?)";
+        if (editDistance(name, spec.name) <= 2)
+            return message + " (did you mean \"" + spec.name + "\"?)";
     }
     return message;
 }
@@ -96,12 +97,12 @@ void checkConsistency(const Config& config, ConfigErrors& errors) {
     }
     if (config.qmgr.minimal_backoff_time > config.qmgr.maximal_backoff_time) {
         std::string name = config.isSet("qmgr.maximal_backoff_time") ? "qmgr.maximal_backoff_time"
-                                                                      : "qmgr.minimal_backoff_time";
-        errors.add(lineOf(config, name),
-                   name + ": qmgr.minimal_backoff_time (" +
-                       std::to_string(config.qmgr.minimal_backoff_time) +
-                       ") is above qmgr.maximal_backoff_time (" +
-                       std::to_string(config.qmgr.maximal_backoff_time) + ")");
+                                                                     : "qmgr.minimal_backoff_time";
+        errors.add(lineOf(config, name), name + ": qmgr.minimal_backoff_time (" +
+                                             std::to_string(config.qmgr.minimal_backoff_time) +
+                                             ") is above qmgr.maximal_backoff_time (" +
+                                             std::to_string(config.qmgr.maximal_backoff_time) +
+                                             ")");
     }
 }
 
@@ -124,7 +125,9 @@ bool isIntegerBeyond32Bits(std::string_view token) {
 std::string promoteLargeIntegers(std::string_view text) {
     std::string out;
     out.reserve(text.size() + 16);
-    auto isNameChar = [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '*' || c == '-'; };
+    auto isNameChar = [](unsigned char c) {
+        return std::isalnum(c) || c == '_' || c == '*' || c == '-';
+    };
     size_t i = 0;
     while (i < text.size()) {
         size_t start = i;
@@ -141,8 +144,8 @@ std::string promoteLargeIntegers(std::string_view text) {
         } else if (std::isalpha(c) || c == '_' || c == '*') {
             while (i < text.size() && isNameChar(text[i])) ++i;
         } else if (std::isdigit(c)) {
-            while (i < text.size() && (std::isalnum(static_cast<unsigned char>(text[i])) ||
-                                       text[i] == '.')) {
+            while (i < text.size() &&
+                   (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
                 ++i;
             }
             std::string_view token = text.substr(start, i - start);
@@ -162,14 +165,14 @@ Result<Config> loadText(const std::string& text, const std::string& displayPath,
                         const std::string& baseDir) {
     libconfig::Config parsed;
     parsed.setIncludeDir(baseDir.c_str());
+    ConfigErrors errors(displayPath);
     try {
         parsed.readString(promoteLargeIntegers(text));
     } catch (const libconfig::ParseException& e) {
-        std::string file = e.getFile() ? e.getFile() : displayPath;
-        return fail(file + ":" + std::to_string(e.getLine()) + ": " + e.getError());
+        errors.add(e.getFile(), e.getLine(), e.getError());
+        return fail(errors.joined());
     }
     Config config;
-    ConfigErrors errors(displayPath);
     LoadContext ctx{baseDir, errors};
     Deferred loadLater;
     loadGroup(parsed.getRoot(), "", config, ctx, loadLater);

@@ -14,7 +14,9 @@ namespace {
 
 // The parameter name and an accessor of the Config field of the same name, from one
 // token sequence, so a name cannot drift from its field: PARAM(smtpd.timeout).
+// clang-format off
 #define PARAM(member) #member, [](auto& c) -> auto& { return c.member; }
+// clang-format on
 
 using libconfig::Setting;
 using StringCheck = Status (*)(const std::string&);
@@ -101,8 +103,9 @@ ParamSpec choiceParam(const char* name, Access access,
                         return;
                     }
                 }
-                ctx.fail(s, name, std::string("unknown ") + what + " \"" + *text + "\" (one of " +
-                                      joinList(words) + ")");
+                ctx.fail(s, name,
+                         std::string("unknown ") + what + " \"" + *text + "\" (one of " +
+                             joinList(words) + ")");
             },
             [=](const Config& c) {
                 for (const auto& [word, value] : choices) {
@@ -112,7 +115,9 @@ ParamSpec choiceParam(const char* name, Access access,
             }};
 }
 
-Status anyString(const std::string&) { return {}; }
+Status anyString(const std::string&) {
+    return {};
+}
 
 Status nonEmpty(const std::string& text) {
     if (text.empty()) return fail("must not be empty");
@@ -131,7 +136,9 @@ Status hostName(const std::string& text) {
     return {};
 }
 
-Status hostNameOrEmpty(const std::string& text) { return text.empty() ? Status{} : hostName(text); }
+Status hostNameOrEmpty(const std::string& text) {
+    return text.empty() ? Status{} : hostName(text);
+}
 
 Status userName(const std::string& text) {
     if (text.empty()) return fail("must not be empty");
@@ -144,9 +151,13 @@ Status userName(const std::string& text) {
 }
 
 // log_file: "syslog", "-" (stderr), or a path.
-Status logDestination(const std::string& text) { return nonEmpty(text); }
+Status logDestination(const std::string& text) {
+    return nonEmpty(text);
+}
 
-std::string lowerCase(const std::string& text, const LoadContext&) { return normalizeDomain(text); }
+std::string lowerCase(const std::string& text, const LoadContext&) {
+    return normalizeDomain(text);
+}
 
 std::string pathValue(const std::string& text, const LoadContext& ctx) {
     return ctx.resolvePath(text);
@@ -162,7 +173,9 @@ ParamSpec pathParam(const char* name, Access access, StringCheck check = anyStri
     return stringParam(name, access, check, pathValue, "path");
 }
 
-Result<HostPort> listenAddress(std::string_view text) { return parseHostPort(text, std::nullopt); }
+Result<HostPort> listenAddress(std::string_view text) {
+    return parseHostPort(text, std::nullopt);
+}
 
 Result<HostPort> dnsServer(std::string_view text) {
     auto server = parseHostPort(text, 53);
@@ -172,9 +185,15 @@ Result<HostPort> dnsServer(std::string_view text) {
     return server;
 }
 
-std::string hostPortText(const HostPort& address) { return address.toString(); }
-std::string networkText(const CidrNetwork& network) { return network.toString(); }
-std::string sameText(const std::string& text) { return text; }
+std::string hostPortText(const HostPort& address) {
+    return address.toString();
+}
+std::string networkText(const CidrNetwork& network) {
+    return network.toString();
+}
+std::string sameText(const std::string& text) {
+    return text;
+}
 
 std::vector<ParamSpec> globalParameters() {
     return {
@@ -211,13 +230,13 @@ std::vector<ParamSpec> smtpdParameters() {
         timeParam(PARAM(smtpd.error_sleep_time), 0),
         intParam(PARAM(smtpd.client_connection_count_limit), 0),
         intParam(PARAM(smtpd.process_connection_limit), 1),
-        choiceParam<BareNewline>(PARAM(smtpd.forbid_bare_newline),
-                    {{"normalize", BareNewline::Normalize}, {"reject", BareNewline::Reject}},
-                    "value"),
+        choiceParam<BareNewline>(
+            PARAM(smtpd.forbid_bare_newline),
+            {{"normalize", BareNewline::Normalize}, {"reject", BareNewline::Reject}}, "value"),
         boolParam(PARAM(smtpd.helo_required)),
-        choiceParam<Level>(PARAM(smtpd.tls.security_level),
-                    {{"none", Level::None}, {"may", Level::May}, {"encrypt", Level::Encrypt}},
-                    "TLS level"),
+        choiceParam<Level>(
+            PARAM(smtpd.tls.security_level),
+            {{"none", Level::None}, {"may", Level::May}, {"encrypt", Level::Encrypt}}, "TLS level"),
         pathParam(PARAM(smtpd.tls.cert_file)),
         pathParam(PARAM(smtpd.tls.key_file)),
         pathParam(PARAM(smtpd.tls.ca_file)),
@@ -275,6 +294,8 @@ std::vector<ParamSpec> buildParameterSpecs() {
     return specs;
 }
 
+#undef PARAM
+
 }  // namespace
 
 std::vector<std::pair<std::string, SmtpTlsPolicy::Level>> smtpTlsLevelChoices() {
@@ -295,7 +316,9 @@ Result<std::string> parseDomainPattern(std::string_view text) {
     return normalizeDomain(text);
 }
 
-Result<std::string> parseMatchName(std::string_view text) { return parseDomainPattern(text); }
+Result<std::string> parseMatchName(std::string_view text) {
+    return parseDomainPattern(text);
+}
 
 const std::vector<ParamSpec>& parameterSpecs() {
     static const std::vector<ParamSpec> specs = buildParameterSpecs();

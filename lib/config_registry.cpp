@@ -10,7 +10,8 @@ namespace {
 
 ParameterInfo describe(const config_schema::ParamSpec& spec, const Config& config,
                        const Config& defaults) {
-    return {spec.name, spec.type, spec.print(defaults), spec.print(config), config.isSet(spec.name)};
+    return {spec.name, spec.type, spec.print(defaults), spec.print(config),
+            config.isSet(spec.name)};
 }
 
 }  // namespace

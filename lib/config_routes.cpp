@@ -42,6 +42,45 @@ bool onlyKnownFields(const Setting& group, std::string_view name,
     return good;
 }
 
+// The path fields of a route's tls group.
+constexpr std::pair<const char*, std::string SmtpTlsPolicy::*> kTlsPathFields[] = {
+    {"ca_file", &SmtpTlsPolicy::ca_file},
+    {"ca_path", &SmtpTlsPolicy::ca_path},
+    {"cert_file", &SmtpTlsPolicy::cert_file},
+    {"key_file", &SmtpTlsPolicy::key_file},
+};
+
+// Reads one field of a route's tls group into the policy; false (error recorded) if bad.
+bool loadRouteTlsField(const Setting& field, SmtpTlsPolicy& policy, LoadContext& ctx) {
+    const std::string name = "routes: tls";
+    std::string fieldName = field.getName();
+    if (fieldName == "match") {
+        auto names = parseList<std::string>(field, name + ".match", ctx, parseMatchName);
+        if (names) policy.match = std::move(*names);
+        return names.has_value();
+    }
+    for (const auto& [pathName, member] : kTlsPathFields) {
+        if (fieldName != pathName) continue;
+        auto text = readString(field, name + "." + fieldName, ctx);
+        if (text) policy.*member = ctx.resolvePath(*text);
+        return text.has_value();
+    }
+    if (fieldName != "security_level") {
+        ctx.fail(field, name, "unknown setting \"" + fieldName + "\"");
+        return false;
+    }
+    auto text = readString(field, name + ".security_level", ctx);
+    if (!text) return false;
+    auto level = parseSmtpTlsLevel(*text);
+    if (!level) {
+        ctx.fail(field, name,
+                 "unknown TLS level \"" + *text + "\" (one of none, may, encrypt, verify, secure)");
+        return false;
+    }
+    policy.security_level = *level;
+    return true;
+}
+
 // Reads a route's `tls` group over a copy of the smtp.tls defaults.
 std::optional<SmtpTlsPolicy> loadRouteTls(const Setting& group, SmtpTlsPolicy policy,
                                           LoadContext& ctx) {
@@ -50,38 +89,8 @@ std::optional<SmtpTlsPolicy> loadRouteTls(const Setting& group, SmtpTlsPolicy po
         ctx.fail(group, kRoutes, "tls: expected a group { security_level = ...; }");
         return std::nullopt;
     }
-    bool good = onlyKnownFields(
-        group, name, {"security_level", "match", "ca_file", "ca_path", "cert_file", "key_file"}, ctx);
-    for (const auto& field : group) {
-        std::string fieldName = field.getName();
-        if (fieldName == "match") {
-            auto names = parseList<std::string>(field, name + ".match", ctx, parseMatchName);
-            good = good && names;
-            if (names) policy.match = std::move(*names);
-            continue;
-        }
-        auto text = readString(field, name + "." + fieldName, ctx);
-        if (!text) {
-            good = false;
-        } else if (fieldName == "security_level") {
-            auto level = parseSmtpTlsLevel(*text);
-            if (!level) {
-                ctx.fail(field, name, "unknown TLS level \"" + *text +
-                                          "\" (one of none, may, encrypt, verify, secure)");
-                good = false;
-            } else {
-                policy.security_level = *level;
-            }
-        } else if (fieldName == "ca_file") {
-            policy.ca_file = ctx.resolvePath(*text);
-        } else if (fieldName == "ca_path") {
-            policy.ca_path = ctx.resolvePath(*text);
-        } else if (fieldName == "cert_file") {
-            policy.cert_file = ctx.resolvePath(*text);
-        } else if (fieldName == "key_file") {
-            policy.key_file = ctx.resolvePath(*text);
-        }
-    }
+    bool good = true;
+    for (const auto& field : group) good = loadRouteTlsField(field, policy, ctx) && good;
     if (good && policy.cert_file.empty() != policy.key_file.empty()) {
         ctx.fail(group, name, "a client certificate needs both cert_file and key_file");
         good = false;
@@ -97,7 +106,8 @@ std::optional<std::string> loadRouteDomain(const Setting& field, LoadContext& ct
     if (*text == "*") return *text;
     auto domain = parseDomainPattern(*text);
     if (!domain) {
-        ctx.fail(field, kRoutes, domain.error() + " (use \"example.com\", \".example.com\" or \"*\")");
+        ctx.fail(field, kRoutes,
+                 domain.error() + " (use \"example.com\", \".example.com\" or \"*\")");
         return std::nullopt;
     }
     return *domain;
@@ -169,7 +179,8 @@ std::string printRoutes(const Config& config) {
 // Applies one services entry over the defaults of the service it names.
 bool loadService(const Setting& group, std::vector<ServiceConfig>& services,
                  std::map<std::string, int>& seen, LoadContext& ctx) {
-    bool good = onlyKnownFields(group, kServices, {"name", "processes", "max_use", "max_idle"}, ctx);
+    bool good =
+        onlyKnownFields(group, kServices, {"name", "processes", "max_use", "max_idle"}, ctx);
     if (!group.exists("name")) {
         ctx.fail(group, kServices, "a service entry needs a name");
         return false;
@@ -179,19 +190,25 @@ bool loadService(const Setting& group, std::vector<ServiceConfig>& services,
     auto service = std::find_if(services.begin(), services.end(),
                                 [&](const ServiceConfig& s) { return s.name == *name; });
     if (service == services.end()) {
-        ctx.fail(group["name"], kServices, "unknown service \"" + *name + "\" (one of smtpd, qmgr, smtp)");
+        ctx.fail(group["name"], kServices,
+                 "unknown service \"" + *name + "\" (one of smtpd, qmgr, smtp)");
         return false;
     }
     int line = static_cast<int>(group.getSourceLine());
     if (auto [first, inserted] = seen.emplace(*name, line); !inserted) {
-        ctx.fail(group["name"], kServices, "\"" + *name + "\" is listed twice (first at line " +
-                                              std::to_string(first->second) + ")");
+        ctx.fail(group["name"], kServices,
+                 "\"" + *name + "\" is listed twice (first at line " +
+                     std::to_string(first->second) + ")");
         return false;
     }
-    struct Field { const char* name; int* value; long long min; };
-    for (Field field : {Field{"processes", &service->processes, 1},
-                        Field{"max_use", &service->max_use, 0},
-                        Field{"max_idle", &service->max_idle, 0}}) {
+    struct Field {
+        const char* name;
+        int* value;
+        long long min;
+    };
+    for (Field field :
+         {Field{"processes", &service->processes, 1}, Field{"max_use", &service->max_use, 0},
+          Field{"max_idle", &service->max_idle, 0}}) {
         if (!group.exists(field.name)) continue;
         std::string fieldName = std::string("services: ") + *name + " " + field.name;
         auto value = readIntegerInRange(group[field.name], fieldName, field.min, 100000000, ctx);

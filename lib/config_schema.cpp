@@ -12,10 +12,19 @@ void ConfigErrors::add(const libconfig::Setting& where, const std::string& messa
     add(where.getSourceFile(), static_cast<int>(where.getSourceLine()), message);
 }
 
-void ConfigErrors::add(int line, const std::string& message) { add(nullptr, line, message); }
+void ConfigErrors::add(int line, const std::string& message) {
+    add(nullptr, line, message);
+}
 
 void ConfigErrors::add(const char* file, int line, const std::string& message) {
-    errors_.push_back({file && *file ? file : displayPath_, line, message});
+    std::string where = displayPath_;
+    if (file && *file && file != displayPath_) {
+        // An @include'd file, which libconfig names relative to the main file's folder.
+        where = file[0] == '/'
+                    ? std::string(file)
+                    : (std::filesystem::path(displayPath_).parent_path() / file).string();
+    }
+    errors_.push_back({where, line, message});
 }
 
 std::string ConfigErrors::joined() const {

@@ -4,9 +4,8 @@
 // a Config, and how to print a Config's value as text. Internal to the config module.
 #pragma once
 
-#include <libconfig.h++>
-
 #include <functional>
+#include <libconfig.h++>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,7 +17,7 @@ namespace postern::config_schema {
 
 // Collects "FILE:LINE: message" lines; the loader reports all of them at once.
 class ConfigErrors {
-public:
+  public:
     explicit ConfigErrors(std::string displayPath) : displayPath_(std::move(displayPath)) {}
 
     // Records an error at a setting's line (and file, for an @include'd one).
@@ -32,7 +31,7 @@ public:
     // Every error, one per line, in file and line order.
     std::string joined() const;
 
-private:
+  private:
     struct Entry {
         std::string file;
         int line;

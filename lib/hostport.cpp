@@ -32,7 +32,9 @@ bool isIpAddress(std::string_view text) {
     return isAddressOf(AF_INET, text) || isAddressOf(AF_INET6, text);
 }
 
-bool isIpv6Address(std::string_view text) { return isAddressOf(AF_INET6, text); }
+bool isIpv6Address(std::string_view text) {
+    return isAddressOf(AF_INET6, text);
+}
 
 bool isValidHostName(std::string_view text) {
     if (!text.empty() && text.back() == '.') text.remove_suffix(1);

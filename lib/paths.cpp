@@ -36,7 +36,9 @@ std::string defaultConfigPath() {
 }
 
 std::string libexecDir() {
-    return (std::filesystem::path(executableDir()) / "../libexec/postern").lexically_normal().string();
+    return (std::filesystem::path(executableDir()) / "../libexec/postern")
+        .lexically_normal()
+        .string();
 }
 
 }  // namespace postern

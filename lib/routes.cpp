@@ -67,10 +67,11 @@ Result<NextHop> parseMxForm(std::string_view text, const std::string& quoted) {
     }
     if (hop.host.empty()) return fail(quoted + ": empty host");
     if (isIpAddress(hop.host)) {
-        return fail(quoted + ": an address has no MX records; write \"[" + hop.host + "]:" +
-                    std::to_string(hop.port) + "\"");
+        return fail(quoted + ": an address has no MX records; write \"[" + hop.host +
+                    "]:" + std::to_string(hop.port) + "\"");
     }
-    if (!isValidHostName(hop.host)) return fail(quoted + ": \"" + hop.host + "\" is not a host name");
+    if (!isValidHostName(hop.host))
+        return fail(quoted + ": \"" + hop.host + "\" is not a host name");
     return hop;
 }
 
@@ -106,11 +107,16 @@ std::string NextHop::toString() const {
 
 const char* smtpTlsLevelName(SmtpTlsPolicy::Level level) {
     switch (level) {
-        case SmtpTlsPolicy::Level::None: return "none";
-        case SmtpTlsPolicy::Level::May: return "may";
-        case SmtpTlsPolicy::Level::Encrypt: return "encrypt";
-        case SmtpTlsPolicy::Level::Verify: return "verify";
-        case SmtpTlsPolicy::Level::Secure: return "secure";
+        case SmtpTlsPolicy::Level::None:
+            return "none";
+        case SmtpTlsPolicy::Level::May:
+            return "may";
+        case SmtpTlsPolicy::Level::Encrypt:
+            return "encrypt";
+        case SmtpTlsPolicy::Level::Verify:
+            return "verify";
+        case SmtpTlsPolicy::Level::Secure:
+            return "secure";
     }
     return "?";
 }

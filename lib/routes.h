@@ -60,7 +60,7 @@ std::optional<SmtpTlsPolicy::Level> parseSmtpTlsLevel(std::string_view name);
 struct Route {
     std::string domain;  // "example.com", ".parent.example" or "*" (normalized)
     NextHop nexthop;
-    SmtpTlsPolicy tls;     // the route's policy; smtp.tls's values where it sets none
+    SmtpTlsPolicy tls;       // the route's policy; smtp.tls's values where it sets none
     bool hasOwnTls = false;  // true when the route has a tls group
     int sourceLine = 0;      // where the configuration file defines it (0: not from a file)
 
@@ -69,7 +69,7 @@ struct Route {
 };
 
 class RouteTable {
-public:
+  public:
     RouteTable() = default;
     // Builds the table; the routes' domains must be distinct (the loader checks it).
     explicit RouteTable(const std::vector<Route>& routes);
@@ -80,7 +80,7 @@ public:
 
     size_t size() const { return byDomain_.size(); }
 
-private:
+  private:
     std::unordered_map<std::string, Route> byDomain_;
 };
 

@@ -1,11 +1,11 @@
 // cidr_test.cpp: unit tests for lib/cidr.h: parsing CIDR networks, matching textual and
 // sockaddr addresses, IPv4-mapped IPv6 clients.
+#include "cidr.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <cstring>
-
-#include "cidr.h"
 
 // CppUTest last: its leak-detecting `new` macro breaks standard headers included after it.
 #include <CppUTest/TestHarness.h>

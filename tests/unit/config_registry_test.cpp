@@ -1,5 +1,7 @@
 // config_registry_test.cpp: unit tests for lib/config_registry.h (parameters as text, for
 // `postern config`), lib/config_check.h (files a configuration names) and lib/paths.h.
+#include "config_registry.h"
+
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -9,21 +11,13 @@
 #include <vector>
 
 #include "config_check.h"
-#include "config_registry.h"
+#include "config_parse.h"  // last: it brings in CppUTest
 #include "paths.h"
 
-// CppUTest last: its leak-detecting `new` macro breaks standard headers included after it.
-#include <CppUTest/TestHarness.h>
-
 using namespace postern;
+using postern::testing::parseOk;
 
 namespace {
-
-Config parseOk(const std::string& text) {
-    auto config = parseConfigText(text, "print.conf", "/etc/postern");
-    CHECK_TEXT(config.ok(), config.ok() ? "" : config.error().c_str());
-    return config.value();
-}
 
 ParameterInfo info(const Config& config, const char* name) {
     auto found = describeParameter(config, name);
@@ -32,25 +26,69 @@ ParameterInfo info(const Config& config, const char* name) {
 }
 
 // Every parameter DESIGN.md and docs/CONFIG.md promise.
-const std::vector<std::string> kExpectedNames = {
-    "bounce_size_limit", "dns_servers", "header_size_limit", "hopcount_limit", "line_length_limit", "log_file",
-    "mail_owner", "message_size_limit", "myhostname", "mynetworks", "myorigin",
-    "qmgr.active_limit", "qmgr.bounce_queue_lifetime", "qmgr.delay_warning_time",
-    "qmgr.destination_concurrency_limit", "qmgr.destination_recipient_limit",
-    "qmgr.maximal_backoff_time", "qmgr.maximal_queue_lifetime", "qmgr.minimal_backoff_time",
-    "qmgr.queue_run_delay", "qmgr.total_concurrency_limit", "queue_directory", "queue_minfree",
-    "relay_domains", "routes", "service_throttle_time", "services", "smtp.connect_timeout", "smtp.data_done_timeout",
-    "smtp.data_init_timeout", "smtp.data_xfer_timeout", "smtp.helo_name", "smtp.helo_timeout",
-    "smtp.line_length_limit", "smtp.mail_timeout", "smtp.mx_address_limit",
-    "smtp.mx_session_limit", "smtp.process_delivery_limit",
-    "smtp.quit_timeout", "smtp.rcpt_timeout", "smtp.starttls_timeout", "smtp.tls.ca_file",
-    "smtp.tls.ca_path", "smtp.tls.match", "smtp.tls.security_level", "smtpd.banner",
-    "smtpd.client_connection_count_limit", "smtpd.error_sleep_time",
-    "smtpd.forbid_bare_newline", "smtpd.hard_error_limit", "smtpd.helo_required",
-    "smtpd.listen", "smtpd.process_connection_limit", "smtpd.recipient_limit",
-    "smtpd.soft_error_limit", "smtpd.timeout", "smtpd.tls.ask_ccert", "smtpd.tls.ca_file",
-    "smtpd.tls.cert_file", "smtpd.tls.key_file", "smtpd.tls.security_level", "smtputf8_enable",
-    "soft_bounce"};
+const std::vector<std::string> kExpectedNames = {"bounce_size_limit",
+                                                 "dns_servers",
+                                                 "header_size_limit",
+                                                 "hopcount_limit",
+                                                 "line_length_limit",
+                                                 "log_file",
+                                                 "mail_owner",
+                                                 "message_size_limit",
+                                                 "myhostname",
+                                                 "mynetworks",
+                                                 "myorigin",
+                                                 "qmgr.active_limit",
+                                                 "qmgr.bounce_queue_lifetime",
+                                                 "qmgr.delay_warning_time",
+                                                 "qmgr.destination_concurrency_limit",
+                                                 "qmgr.destination_recipient_limit",
+                                                 "qmgr.maximal_backoff_time",
+                                                 "qmgr.maximal_queue_lifetime",
+                                                 "qmgr.minimal_backoff_time",
+                                                 "qmgr.queue_run_delay",
+                                                 "qmgr.total_concurrency_limit",
+                                                 "queue_directory",
+                                                 "queue_minfree",
+                                                 "relay_domains",
+                                                 "routes",
+                                                 "service_throttle_time",
+                                                 "services",
+                                                 "smtp.connect_timeout",
+                                                 "smtp.data_done_timeout",
+                                                 "smtp.data_init_timeout",
+                                                 "smtp.data_xfer_timeout",
+                                                 "smtp.helo_name",
+                                                 "smtp.helo_timeout",
+                                                 "smtp.line_length_limit",
+                                                 "smtp.mail_timeout",
+                                                 "smtp.mx_address_limit",
+                                                 "smtp.mx_session_limit",
+                                                 "smtp.process_delivery_limit",
+                                                 "smtp.quit_timeout",
+                                                 "smtp.rcpt_timeout",
+                                                 "smtp.starttls_timeout",
+                                                 "smtp.tls.ca_file",
+                                                 "smtp.tls.ca_path",
+                                                 "smtp.tls.match",
+                                                 "smtp.tls.security_level",
+                                                 "smtpd.banner",
+                                                 "smtpd.client_connection_count_limit",
+                                                 "smtpd.error_sleep_time",
+                                                 "smtpd.forbid_bare_newline",
+                                                 "smtpd.hard_error_limit",
+                                                 "smtpd.helo_required",
+                                                 "smtpd.listen",
+                                                 "smtpd.process_connection_limit",
+                                                 "smtpd.recipient_limit",
+                                                 "smtpd.soft_error_limit",
+                                                 "smtpd.timeout",
+                                                 "smtpd.tls.ask_ccert",
+                                                 "smtpd.tls.ca_file",
+                                                 "smtpd.tls.cert_file",
+                                                 "smtpd.tls.key_file",
+                                                 "smtpd.tls.security_level",
+                                                 "smtputf8_enable",
+                                                 "soft_bounce"};
 
 }  // namespace
 
@@ -60,7 +98,8 @@ TEST(ConfigRegistry, ListsEveryParameterSortedByName) {
     std::vector<std::string> names = parameterNames();
     CHECK(std::is_sorted(names.begin(), names.end()));
     LONGS_EQUAL(kExpectedNames.size(), names.size());
-    for (size_t i = 0; i < names.size(); ++i) STRCMP_EQUAL(kExpectedNames[i].c_str(), names[i].c_str());
+    for (size_t i = 0; i < names.size(); ++i)
+        STRCMP_EQUAL(kExpectedNames[i].c_str(), names[i].c_str());
     auto described = describeParameters(parseOk(""));
     LONGS_EQUAL(names.size(), described.size());
     for (const auto& parameter : described) CHECK_FALSE(parameter.type.empty());
@@ -78,7 +117,8 @@ TEST(ConfigRegistry, DefaultsPrintAsText) {
     STRCMP_EQUAL("0.0.0.0:25", info(config, "smtpd.listen").defaultValue.c_str());
     STRCMP_EQUAL("", info(config, "smtp.helo_name").defaultValue.c_str());
     STRCMP_EQUAL(machineHostName().c_str(), info(config, "myhostname").defaultValue.c_str());
-    STRCMP_EQUAL("none|may|encrypt|verify|secure", info(config, "smtp.tls.security_level").type.c_str());
+    STRCMP_EQUAL("none|may|encrypt|verify|secure",
+                 info(config, "smtp.tls.security_level").type.c_str());
     std::string services = info(config, "services").defaultValue;
     STRCMP_CONTAINS("qmgr (processes 1, max_use 0, max_idle 0)", services.c_str());
     STRCMP_CONTAINS("smtp (processes 2, max_use 0, max_idle 0)", services.c_str());
@@ -120,8 +160,9 @@ TEST(ConfigCheck, ReportsMissingFilesAtTheirLine) {
         " key_file = \"/nonexistent/key.pem\"; }; };\n");
     auto problems = checkConfigFiles(config, "check.conf");
     LONGS_EQUAL(2, problems.size());
-    STRCMP_EQUAL("check.conf:3: smtpd.tls.cert_file: /nonexistent/cert.pem: No such file or directory",
-                 problems[0].c_str());
+    STRCMP_EQUAL(
+        "check.conf:3: smtpd.tls.cert_file: /nonexistent/cert.pem: No such file or directory",
+        problems[0].c_str());
     STRCMP_CONTAINS("check.conf:4: smtpd.tls.key_file:", problems[1].c_str());
 }
 
@@ -136,7 +177,8 @@ TEST(ConfigCheck, AcceptsFilesThatExist) {
     config.queue_directory = cert;  // a file where the queue directory should be
     auto problems = checkConfigFiles(config, "check.conf");
     LONGS_EQUAL(1, problems.size());
-    STRCMP_CONTAINS(("queue_directory: " + cert + ": not a directory").c_str(), problems[0].c_str());
+    STRCMP_CONTAINS(("queue_directory: " + cert + ": not a directory").c_str(),
+                    problems[0].c_str());
     ::unlink(cert.c_str());
     ::rmdir(folder);
 }

@@ -1,33 +1,18 @@
 // config_test.cpp: unit tests for lib/config.h: defaults, type and range errors with their
 // file and line, the validators, relative paths, services and routes.
+#include "config.h"
+
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <string>
 
-#include "config.h"
-
-// CppUTest last: its leak-detecting `new` macro breaks standard headers included after it.
-#include <CppUTest/TestHarness.h>
+#include "config_parse.h"  // last: it brings in CppUTest
 
 using namespace postern;
-
-namespace {
-
-Config parseOk(const std::string& text, const std::string& baseDir = "/etc/postern") {
-    auto config = parseConfigText(text, "test.conf", baseDir);
-    CHECK_TEXT(config.ok(), config.ok() ? "" : config.error().c_str());
-    return config.value();
-}
-
-std::string parseError(const std::string& text) {
-    auto config = parseConfigText(text, "test.conf", "/etc/postern");
-    CHECK_TEXT(!config.ok(), ("expected an error for: " + text).c_str());
-    return config.ok() ? "" : config.error();
-}
-
-}  // namespace
+using postern::testing::parseError;
+using postern::testing::parseOk;
 
 TEST_GROUP(Config){};
 
@@ -114,9 +99,10 @@ TEST(Config, ReadsEveryKindOfValue) {
 }
 
 TEST(Config, UnknownParametersNameFileAndLine) {
-    STRCMP_EQUAL("test.conf:3: unknown parameter \"smtpd.recipient_limt\" "
-                 "(did you mean \"smtpd.recipient_limit\"?)",
-                 parseError("# comment\nsmtpd = {\n  recipient_limt = 5;\n};\n").c_str());
+    STRCMP_EQUAL(
+        "test.conf:3: unknown parameter \"smtpd.recipient_limt\" "
+        "(did you mean \"smtpd.recipient_limit\"?)",
+        parseError("# comment\nsmtpd = {\n  recipient_limt = 5;\n};\n").c_str());
     STRCMP_EQUAL("test.conf:2: unknown parameter \"frobnicate\"",
                  parseError("\nfrobnicate = 1;\n").c_str());
     STRCMP_EQUAL("test.conf:1: unknown parameter \"smtpd.tls.foo\"",
@@ -131,7 +117,8 @@ TEST(Config, WrongTypes) {
                  parseError("message_size_limit = 1.5;").c_str());
     STRCMP_EQUAL("test.conf:1: soft_bounce: expected a boolean (true or false)",
                  parseError("soft_bounce = \"yes\";").c_str());
-    STRCMP_EQUAL("test.conf:1: myhostname: expected a string", parseError("myhostname = 5;").c_str());
+    STRCMP_EQUAL("test.conf:1: myhostname: expected a string",
+                 parseError("myhostname = 5;").c_str());
     STRCMP_CONTAINS("test.conf:1: mynetworks: expected a list of strings",
                     parseError("mynetworks = \"127.0.0.0/8\";").c_str());
     STRCMP_EQUAL("test.conf:2: relay_domains: expected a list of strings",
@@ -141,9 +128,10 @@ TEST(Config, WrongTypes) {
 }
 
 TEST(Config, OutOfRangeValues) {
-    STRCMP_EQUAL("test.conf:1: smtpd.recipient_limit: -5 is out of range (at least 1, at most "
-                 "2147483647)",
-                 parseError("smtpd = { recipient_limit = -5; };").c_str());
+    STRCMP_EQUAL(
+        "test.conf:1: smtpd.recipient_limit: -5 is out of range (at least 1, at most "
+        "2147483647)",
+        parseError("smtpd = { recipient_limit = -5; };").c_str());
     STRCMP_CONTAINS("message_size_limit: -1 is out of range",
                     parseError("message_size_limit = -1;").c_str());
     STRCMP_CONTAINS("smtp.connect_timeout: 0 is out of range",
@@ -157,9 +145,10 @@ TEST(Config, OutOfRangeValues) {
 TEST(Config, ValidatesValues) {
     STRCMP_EQUAL("test.conf:3: mynetworks: \"10.0.0.0/33\" is not a valid CIDR network",
                  parseError("mynetworks = [\n  \"10.0.0.0/8\",\n  \"10.0.0.0/33\" ];").c_str());
-    STRCMP_EQUAL("test.conf:1: smtpd.tls.security_level: unknown TLS level \"verify\" (one of "
-                 "none, may, encrypt)",
-                 parseError("smtpd = { tls = { security_level = \"verify\"; }; };").c_str());
+    STRCMP_EQUAL(
+        "test.conf:1: smtpd.tls.security_level: unknown TLS level \"verify\" (one of "
+        "none, may, encrypt)",
+        parseError("smtpd = { tls = { security_level = \"verify\"; }; };").c_str());
     STRCMP_CONTAINS("smtp.tls.security_level: unknown TLS level \"maybe\"",
                     parseError("smtp = { tls = { security_level = \"maybe\"; }; };").c_str());
     STRCMP_CONTAINS("smtpd.forbid_bare_newline: unknown value \"strip\"",
@@ -178,15 +167,18 @@ TEST(Config, ValidatesValues) {
 }
 
 TEST(Config, ServerTlsNeedsCertificateAndKey) {
-    STRCMP_EQUAL("test.conf:2: smtpd.tls.security_level: \"may\" needs smtpd.tls.cert_file and "
-                 "smtpd.tls.key_file",
-                 parseError("smtpd = { tls = {\n security_level = \"may\";\n"
-                            " cert_file = \"cert.pem\"; }; };")
-                     .c_str());
-    STRCMP_CONTAINS("\"encrypt\" needs", parseError("smtpd = { tls = { security_level = \"encrypt\"; }; };").c_str());
-    STRCMP_EQUAL("test.conf:1: smtpd.tls.key_file: smtpd.tls.cert_file and smtpd.tls.key_file go "
-                 "together",
-                 parseError("smtpd = { tls = { key_file = \"key.pem\"; }; };").c_str());
+    STRCMP_EQUAL(
+        "test.conf:2: smtpd.tls.security_level: \"may\" needs smtpd.tls.cert_file and "
+        "smtpd.tls.key_file",
+        parseError("smtpd = { tls = {\n security_level = \"may\";\n"
+                   " cert_file = \"cert.pem\"; }; };")
+            .c_str());
+    STRCMP_CONTAINS("\"encrypt\" needs",
+                    parseError("smtpd = { tls = { security_level = \"encrypt\"; }; };").c_str());
+    STRCMP_EQUAL(
+        "test.conf:1: smtpd.tls.key_file: smtpd.tls.cert_file and smtpd.tls.key_file go "
+        "together",
+        parseError("smtpd = { tls = { key_file = \"key.pem\"; }; };").c_str());
     Config config = parseOk(
         "smtpd = { tls = { security_level = \"encrypt\"; cert_file = \"cert.pem\";\n"
         "  key_file = \"/keys/key.pem\"; ca_file = \"../ca.pem\"; }; };");
@@ -196,16 +188,18 @@ TEST(Config, ServerTlsNeedsCertificateAndKey) {
 }
 
 TEST(Config, BackoffTimesMustBeOrdered) {
-    STRCMP_EQUAL("test.conf:1: qmgr.maximal_backoff_time: qmgr.minimal_backoff_time (300) is "
-                 "above qmgr.maximal_backoff_time (100)",
-                 parseError("qmgr = { maximal_backoff_time = 100; };").c_str());
+    STRCMP_EQUAL(
+        "test.conf:1: qmgr.maximal_backoff_time: qmgr.minimal_backoff_time (300) is "
+        "above qmgr.maximal_backoff_time (100)",
+        parseError("qmgr = { maximal_backoff_time = 100; };").c_str());
     LONGS_EQUAL(10, parseOk("qmgr = { minimal_backoff_time = 10; maximal_backoff_time = 10; };")
                         .qmgr.maximal_backoff_time);
 }
 
 TEST(Config, LibconfigSyntaxErrorsKeepTheirLine) {
     STRCMP_CONTAINS("test.conf:3: ", parseError("a = 1;\n\nb = [ 1, \"x\" ];\n").c_str());
-    STRCMP_CONTAINS("test.conf:2: ", parseError("soft_bounce = true;\nsoft_bounce = false;\n").c_str());
+    STRCMP_CONTAINS("test.conf:2: ",
+                    parseError("soft_bounce = true;\nsoft_bounce = false;\n").c_str());
     STRCMP_CONTAINS("test.conf:1: ", parseError("smtpd = { ").c_str());
 }
 
@@ -250,5 +244,27 @@ TEST(Config, LoadsAFileAndRemembersItsAbsolutePath) {
     ::rmdir(folder);
     auto missing = loadConfig(path);
     CHECK_FALSE(missing.ok());
-    STRCMP_EQUAL((path + ": cannot open: No such file or directory").c_str(), missing.error().c_str());
+    STRCMP_EQUAL((path + ": cannot open: No such file or directory").c_str(),
+                 missing.error().c_str());
+}
+
+TEST(Config, IncludedFilesAreNamedInErrors) {
+    char folder[] = "/tmp/postern-include-test-XXXXXX";
+    CHECK(mkdtemp(folder) != nullptr);
+    std::string main = std::string(folder) + "/main.conf";
+    std::string extra = std::string(folder) + "/extra.conf";
+    std::ofstream(main) << "soft_bounce = true;\n@include \"extra.conf\"\n";
+    std::ofstream(extra) << "\nhopcount_limit = 7;\n";
+    auto config = loadConfig(main);
+    CHECK_TEXT(config.ok(), config.ok() ? "" : config.error().c_str());
+    LONGS_EQUAL(7, config->hopcount_limit);
+    CHECK_TRUE(config->soft_bounce);
+    std::ofstream(extra) << "\nhopcount_limit = \"x\";\n";
+    auto broken = loadConfig(main);
+    CHECK_FALSE(broken.ok());
+    STRCMP_EQUAL((extra + ":2: hopcount_limit: expected an integer").c_str(),
+                 broken.error().c_str());
+    ::unlink(extra.c_str());
+    ::unlink(main.c_str());
+    ::rmdir(folder);
 }

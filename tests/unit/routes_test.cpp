@@ -1,7 +1,8 @@
 // routes_test.cpp: unit tests for lib/routes.h (next hop forms, the route table's lookup
 // order) and lib/hostport.h (host:port addresses).
-#include "hostport.h"
 #include "routes.h"
+
+#include "hostport.h"
 
 // CppUTest last: its leak-detecting `new` macro breaks standard headers included after it.
 #include <CppUTest/TestHarness.h>
@@ -58,17 +59,39 @@ TEST(NextHop, ParsesEveryForm) {
 }
 
 TEST(NextHop, RejectsMalformedForms) {
-    for (const char* bad :
-         {"", " ", "relay example", " mx", "mx ", "relay.example:", "relay.example:0",
-          "relay.example:65536", "relay.example:25x", "relay.example:-1", "[10.1.2.3:25",
-          "10.1.2.3]:25", "[10.1.2.3]]:25", "[[10.1.2.3]]", "[]:25", "[]", "[10.1.2.3]25",
-          "[10.1.2.3]:", "[10.1.2.3]:x", "2001:db8::1", "10.1.2.3", "10.1.2.3:25",
-          "relay..example", "-relay.example", "relay.example\t", "rel@y.example", ":25",
-          "[bad host]:25"}) {
+    for (const char* bad : {"",
+                            " ",
+                            "relay example",
+                            " mx",
+                            "mx ",
+                            "relay.example:",
+                            "relay.example:0",
+                            "relay.example:65536",
+                            "relay.example:25x",
+                            "relay.example:-1",
+                            "[10.1.2.3:25",
+                            "10.1.2.3]:25",
+                            "[10.1.2.3]]:25",
+                            "[[10.1.2.3]]",
+                            "[]:25",
+                            "[]",
+                            "[10.1.2.3]25",
+                            "[10.1.2.3]:",
+                            "[10.1.2.3]:x",
+                            "2001:db8::1",
+                            "10.1.2.3",
+                            "10.1.2.3:25",
+                            "relay..example",
+                            "-relay.example",
+                            "relay.example\t",
+                            "rel@y.example",
+                            ":25",
+                            "[bad host]:25"}) {
         auto parsed = parseNextHop(bad);
         CHECK_TEXT(!parsed.ok(), bad);
     }
-    STRCMP_EQUAL("\"[10.1.2.3:25\": unbalanced brackets", parseNextHop("[10.1.2.3:25").error().c_str());
+    STRCMP_EQUAL("\"[10.1.2.3:25\": unbalanced brackets",
+                 parseNextHop("[10.1.2.3:25").error().c_str());
     STRCMP_EQUAL("\"relay.example:99999\": bad port \"99999\"",
                  parseNextHop("relay.example:99999").error().c_str());
     STRCMP_CONTAINS("[10.1.2.3]:25", parseNextHop("10.1.2.3").error().c_str());
@@ -96,7 +119,8 @@ TEST(RouteTable, ExactDomainFirst) {
 }
 
 TEST(RouteTable, ParentEntriesMatchSubdomainsOnlyNearestFirst) {
-    RouteTable table({route(".example.com", "outer.example"), route(".b.example.com", "inner.example")});
+    RouteTable table(
+        {route(".example.com", "outer.example"), route(".b.example.com", "inner.example")});
     STRCMP_EQUAL("inner.example", routeFor(table, "a.b.example.com").c_str());
     STRCMP_EQUAL("inner.example", routeFor(table, "x.y.b.example.com").c_str());
     STRCMP_EQUAL("outer.example", routeFor(table, "c.example.com").c_str());
@@ -125,7 +149,8 @@ TEST(RouteTable, NothingMatchesWithoutWildcard) {
 }
 
 TEST(RouteTable, IgnoresCaseAndOneTrailingDot) {
-    RouteTable table({route("Example.COM", "[10.0.0.1]:25"), route(".Corp.Example", "relay.corp.example")});
+    RouteTable table(
+        {route("Example.COM", "[10.0.0.1]:25"), route(".Corp.Example", "relay.corp.example")});
     STRCMP_EQUAL("[10.0.0.1]:25", routeFor(table, "EXAMPLE.com.").c_str());
     STRCMP_EQUAL("relay.corp.example", routeFor(table, "Mail.CORP.example.").c_str());
 }
@@ -185,7 +210,8 @@ TEST(HostPort, PrintsIpv6InBrackets) {
 }
 
 TEST(HostPort, HostNames) {
-    for (const char* good : {"a", "mx1.example.com", "mx1.example.com.", "a-b.c_d.example", "1.2.3"}) {
+    for (const char* good :
+         {"a", "mx1.example.com", "mx1.example.com.", "a-b.c_d.example", "1.2.3"}) {
         CHECK_TEXT(isValidHostName(good), good);
     }
     std::string longLabel(64, 'a');
