@@ -17,6 +17,7 @@
 #include <mutex>
 #include <new>
 
+#include "text_escape.h"
 #include "unique_fd.h"
 
 namespace postern::log {
@@ -99,42 +100,6 @@ int syslogPriority(Level level) {
     return LOG_INFO;
 }
 
-// Appends the escaped form of one byte.
-void appendEscaped(std::string& out, unsigned char c) {
-    static const char hex[] = "0123456789abcdef";
-    if (c == '\r') {
-        out += "\\r";
-    } else if (c == '\n') {
-        out += "\\n";
-    } else if (c == '\t') {
-        out += "\\t";
-    } else if (c < 0x20 || c == 0x7f) {
-        out += "\\x";
-        out += hex[c >> 4];
-        out += hex[c & 0xf];
-    } else {
-        out += static_cast<char>(c);
-    }
-}
-
-// Escapes TEXT and caps it; CUT says the text was already shortened before it came here.
-std::string sanitizeCapped(std::string_view text, bool cut) {
-    std::string out;
-    out.reserve(std::min(text.size(), kMaxTextBytes) + kTruncatedMarker.size());
-    std::string piece;
-    for (unsigned char c : text) {
-        piece.clear();
-        appendEscaped(piece, c);
-        if (out.size() + piece.size() > kMaxTextBytes) {
-            cut = true;
-            break;
-        }
-        out += piece;
-    }
-    if (cut) out += kTruncatedMarker;
-    return out;
-}
-
 void writeLine(State& s, Level level, const std::string& text) {
     if (s.target == Target::Syslog) {
         syslog(syslogPriority(level), "%s", text.c_str());
@@ -199,7 +164,7 @@ void setVerbose(bool on) {
 }
 
 std::string sanitize(std::string_view text) {
-    return sanitizeCapped(text, false);
+    return printableTruncated(text, kMaxTextBytes);
 }
 
 std::string formatLine(time_t when, const std::string& host, const std::string& program, long pid,
@@ -231,9 +196,11 @@ void vlog(Level level, const char* format, va_list args) {
     char buffer[kMaxTextBytes + 1];
     int n = vsnprintf(buffer, sizeof buffer, format, args);
     size_t length = n < 0 ? 0 : std::min(static_cast<size_t>(n), kMaxTextBytes);
-    std::string text = prefixOf(level);
-    text += std::string_view(buffer, length);
-    text = sanitizeCapped(text, n > 0 && static_cast<size_t>(n) > kMaxTextBytes);
+    std::string raw = prefixOf(level);
+    raw += std::string_view(buffer, length);
+    // Text cut by vsnprintf must come out marked: one byte more forces the cut.
+    if (n > 0 && static_cast<size_t>(n) > kMaxTextBytes) raw += '.';
+    std::string text = sanitize(raw);
     {
         std::lock_guard lock(s.mutex);
         if (s.sink) {
@@ -262,7 +229,9 @@ void warning(const char* format, ...) {
 void error(const char* format, ...) {
     POSTERN_LOG_AT(Level::Error);
 }
-void message(Level level, const char* format, ...) { POSTERN_LOG_AT(level); }
+void message(Level level, const char* format, ...) {
+    POSTERN_LOG_AT(level);
+}
 void fatal(const char* format, ...) {
     POSTERN_LOG_AT(Level::Fatal);
     exit(1);

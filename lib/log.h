@@ -3,10 +3,11 @@
 // go to syslog (LOG_MAIL, ident postern/SERVICE, LOG_PID) when the target is "syslog".
 // Warnings, errors and fatal errors carry Postfix's "warning: ", "error: ", "fatal: " prefix.
 //
-// Untrusted bytes cannot forge a line: after formatting, every control character (C0 and
-// DEL) is escaped: CR as \r, LF as \n, TAB as \t, every other one as \xHH (two lower-case
-// hex digits). Bytes >= 0x80 are kept (UTF-8 addresses stay readable). A line's text is
-// capped at kMaxTextBytes; a capped line ends with kTruncatedMarker.
+// Untrusted bytes cannot forge a line: after formatting, the text goes through
+// printableTruncated() (text_escape.h, UTF-8 mode): CR, LF, TAB become \r \n \t; every
+// other control character (C0, DEL, C1), U+2028/U+2029 and invalid UTF-8 become \xHH per
+// byte; valid UTF-8 is kept. A line's text is capped at kMaxTextBytes and then ends with
+// kTruncatedMarker.
 //
 // Single process-wide state; safe to call from several threads (one mutex).
 #pragma once
@@ -25,8 +26,8 @@ enum class Level { Debug, Info, Warning, Error, Fatal, Panic };
 
 // The longest text kept from one message (after escaping), in bytes.
 constexpr size_t kMaxTextBytes = 4096;
-// Appended to text that was cut at kMaxTextBytes.
-constexpr std::string_view kTruncatedMarker = "...[truncated]";
+// The end of a text that was cut to kMaxTextBytes (printableTruncated()'s mark).
+constexpr std::string_view kTruncatedMarker = "...";
 
 // Sets the program name to postern/SERVICE and opens TARGET: "syslog", "-" (stderr) or a
 // file path (created 0640, appended to). Before init, lines go to stderr as "postern".

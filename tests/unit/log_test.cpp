@@ -33,15 +33,17 @@ TEST_GROUP(Log){void teardown() override{CHECK_TRUE(log::init("", "-").ok());
 TEST(Log, EscapesEveryControlCharacter) {
     std::string text("a\rb\nc\td");
     text += '\0';
-    text += "\x1b[31m\x7f\x01z\xc3\xa9";
-    STRCMP_EQUAL("a\\rb\\nc\\td\\x00\\x1b[31m\\x7f\\x01z\xc3\xa9", log::sanitize(text).c_str());
+    text += "\x1b[31m\x7f\x01z\xc3\xa9\xff\xc2\x85";
+    STRCMP_EQUAL("a\\rb\\nc\\td\\x00\\x1B[31m\\x7F\\x01z\xc3\xa9\\xFF\\xC2\\x85",
+                 log::sanitize(text).c_str());
 }
 
 TEST(Log, CapsLongTextWithMarkerWithoutSplittingAnEscape) {
-    std::string text(log::kMaxTextBytes - 1, 'a');
-    text += '\n';
+    std::string text(log::kMaxTextBytes - 4, 'a');
+    text += "\n";  // its escape would end 2 bytes past the cap with the marker
+    text += "bbb";
     std::string out = log::sanitize(text);
-    std::string expected(log::kMaxTextBytes - 1, 'a');
+    std::string expected(log::kMaxTextBytes - 4, 'a');
     expected += log::kTruncatedMarker;
     STRCMP_EQUAL(expected.c_str(), out.c_str());
     STRCMP_EQUAL("short", log::sanitize("short").c_str());
@@ -85,7 +87,8 @@ TEST(Log, HugeFormattedTextIsCapped) {
     std::string big(3 * log::kMaxTextBytes, 'x');
     log::info("%s", big.c_str());
     LONGS_EQUAL(1, capture.lines().size());
-    LONGS_EQUAL(log::kMaxTextBytes + log::kTruncatedMarker.size(), capture.lines()[0].size());
+    LONGS_EQUAL(log::kMaxTextBytes, capture.lines()[0].size());
+    CHECK(capture.lines()[0].ends_with(log::kTruncatedMarker));
 }
 
 TEST(Log, WritesOneLinePerMessageToFileAndReopens) {
@@ -117,4 +120,15 @@ TEST(Log, UnopenableFileIsAnError) {
     auto status = log::init("smtpd", "/nonexistent-dir/maillog");
     CHECK_FALSE(status.ok());
     CHECK_TRUE(status.error().find("/nonexistent-dir/maillog") != std::string::npos);
+}
+
+TEST(Log, FatalExitsButMessageAtFatalReturns) {
+    pid_t child = testing::forkChild([] {
+        log::Capture capture;
+        log::message(log::Level::Fatal, "still here");
+        if (capture.lines().size() != 1 || capture.lines()[0] != "fatal: still here") return 3;
+        log::fatal("going %s", "away");
+        return 4;  // not reached
+    });
+    LONGS_EQUAL(1, testing::exitCodeOf(testing::waitForExit(child)));
 }
