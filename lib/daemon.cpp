@@ -128,6 +128,9 @@ Result<Inheritance> takeInheritance(bool forceStandalone) {
         auto listeners = parseListenFds(getenv(kListenFdsEnv) ? getenv(kListenFdsEnv) : "");
         if (!listeners) return listeners.failure();
         for (const auto& listener : *listeners) {
+            if (listener.fd == int(*statusFd)) {
+                return fail(listener.name + ": descriptor is also " + kStatusFdEnv);
+            }
             auto fd = takeInheritedSocket(listener.fd, true, listener.name);
             if (!fd) return fd.failure();
             inheritance.listeners.push_back({listener.name, std::move(fd.value())});
