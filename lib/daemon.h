@@ -13,6 +13,16 @@
 // draining, busy/idle status). Stopping (SIGTERM, a "stop" frame, retiring, master gone):
 // stop accepting, spec.onStop, wait for in-flight work to end, exit; with a hard deadline
 // except when retiring. The master↔child protocol is in docs/IPC.md.
+//
+//   int main(int argc, char** argv) {
+//       SmtpServer server;  // the daemon's own state
+//       DaemonSpec spec;
+//       spec.service = "smtpd";
+//       spec.beforePrivilegeDrop = [&](DaemonContext& c) { return server.loadKeys(c.config()); };
+//       spec.onAccept = [&](DaemonContext& c, AcceptedConnection&& a) { server.start(c, std::move(a)); };
+//       spec.shutdown = [&](DaemonContext&) { server.closeAll(); };
+//       return runDaemon(argc, argv, spec);
+//   }
 #pragma once
 
 #include <sys/socket.h>
