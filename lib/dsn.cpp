@@ -269,16 +269,19 @@ const char* actionName(Action action) {
     return "failed";
 }
 
+queue::BodyType bodyTypeOf(const Report& report) {
+    if (report.originalBinary && report.returnFull) return queue::BodyType::BinaryMime;
+    if (!isAscii(report.original) || (report.smtputf8 && !isAscii(report.sender)))
+        return queue::BodyType::EightBitMime;
+    return queue::BodyType::SevenBit;
+}
+
 Notice build(const Report& report) {
     Notice notice;
-    const char* transferEncoding = "7bit";
-    if (report.originalBinary && report.returnFull) {
-        transferEncoding = "binary";
-        notice.bodyType = queue::BodyType::BinaryMime;
-    } else if (!isAscii(report.original) || (report.smtputf8 && !isAscii(report.sender))) {
-        transferEncoding = "8bit";
-        notice.bodyType = queue::BodyType::EightBitMime;
-    }
+    notice.bodyType = bodyTypeOf(report);
+    const char* transferEncoding = notice.bodyType == queue::BodyType::BinaryMime     ? "binary"
+                                   : notice.bodyType == queue::BodyType::EightBitMime ? "8bit"
+                                                                                      : "7bit";
     std::string boundary = chooseBoundary(report);
     std::string& out = notice.content;
     out.reserve(report.original.size() + 2048 + 512 * report.recipients.size());

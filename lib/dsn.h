@@ -63,6 +63,8 @@ struct Notice {
 
 // Builds the whole notice (header and body).
 Notice build(const Report& report);
+// The BODY= build() will choose for this report (known before the notice is written).
+queue::BodyType bodyTypeOf(const Report& report);
 
 // The returned part for a message content: its header section (RET=HDRS, delay and
 // success notices) or the whole message (RET=FULL), cut at a line end to at most `limit`
