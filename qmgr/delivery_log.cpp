@@ -8,15 +8,15 @@ namespace postern::qmgr {
 
 std::string formatDelay(int64_t micros) {
     double seconds = double(std::max<int64_t>(micros, 0)) / 1e6;
+    // Two significant digits below 10 s, whole seconds above, as Postfix writes them.
+    int decimals = seconds >= 10 ? 0 : seconds >= 1 ? 1 : 2;
     char text[32];
-    if (seconds >= 10) {
-        snprintf(text, sizeof text, "%.0f", seconds);
-        return text;
-    }
-    snprintf(text, sizeof text, "%.2f", seconds);
+    snprintf(text, sizeof text, "%.*f", decimals, seconds);
     std::string formatted = text;
-    while (formatted.ends_with('0')) formatted.pop_back();
-    if (formatted.ends_with('.')) formatted.pop_back();
+    if (decimals > 0) {
+        while (formatted.ends_with('0')) formatted.pop_back();
+        if (formatted.ends_with('.')) formatted.pop_back();
+    }
     return formatted;
 }
 
