@@ -107,6 +107,13 @@ class QueueManager {
     bool sendFailureNotice(ActiveMessage& message, int64_t now);
     void sendSuccessNotice(ActiveMessage& message, int64_t now);
     void sendDelayNotice(ActiveMessage& message, queue::Schedule& schedule, int64_t now);
+    // The recipients in `phase` whose NOTIFY asks for a notice of `kind`.
+    std::vector<size_t> noticeRecipients(const ActiveMessage& message, RecipientPhase phase,
+                                         dsn::Kind kind) const;
+    // Queues a notice, logs "ID: sender ... notification: NEWID" and takes it up; false
+    // (with a warning) when it could not be written.
+    bool queueNotice(ActiveMessage& message, dsn::Kind kind, const std::vector<size_t>& indices,
+                     int64_t now);
     void removeMessage(ActiveMessage& message);
     void deferMessage(ActiveMessage& message, int64_t now);
     Status persistProgress(ActiveMessage& message, const std::vector<size_t>& indices);

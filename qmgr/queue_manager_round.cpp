@@ -67,26 +67,13 @@ void QueueManager::expireDeferred(ActiveMessage& message, int64_t now) {
 bool QueueManager::sendFailureNotice(ActiveMessage& message, int64_t now) {
     std::vector<size_t> failed = message.inPhase(RecipientPhase::Failed);
     if (failed.empty()) return true;
-    std::vector<size_t> wanted;
-    for (size_t index : failed) {
-        if (wantsNotice(message.recipient(index).notify, dsn::Kind::Failure))
-            wanted.push_back(index);
-    }
+    std::vector<size_t> wanted =
+        noticeRecipients(message, RecipientPhase::Failed, dsn::Kind::Failure);
     if (!wanted.empty() && message.envelope().sender.empty()) {
         log::info("%s: sender non-delivery notification not sent: null sender", message.id.c_str());
         wanted.clear();
     }
-    if (!wanted.empty()) {
-        auto reports = reportsFor(message, wanted, dsn::Action::Failed);
-        auto notice = notices_.write(*message.handle, dsn::Kind::Failure, std::move(reports), now);
-        if (!notice) {
-            log::warning("%s: cannot queue non-delivery notification: %s", message.id.c_str(),
-                         notice.error().c_str());
-            return false;
-        }
-        log::info("%s: sender non-delivery notification: %s", message.id.c_str(), notice->c_str());
-        enqueueIncoming(*notice);
-    }
+    if (!wanted.empty() && !queueNotice(message, dsn::Kind::Failure, wanted, now)) return false;
     for (size_t index : failed) {
         message.recipients[index].phase = RecipientPhase::Bounced;
         message.recipients[index].persisted = false;
@@ -97,23 +84,8 @@ bool QueueManager::sendFailureNotice(ActiveMessage& message, int64_t now) {
 // A success notice is a courtesy: when it cannot be queued, the delivery still counts.
 void QueueManager::sendSuccessNotice(ActiveMessage& message, int64_t now) {
     if (message.envelope().sender.empty()) return;
-    std::vector<size_t> wanted;
-    for (size_t index : message.inPhase(RecipientPhase::Sent)) {
-        if (wantsNotice(message.recipient(index).notify, dsn::Kind::Success))
-            wanted.push_back(index);
-    }
-    if (wanted.empty()) return;
-    // The worker reports only the reply, not whether the server took over the DSN duty,
-    // so the notice says "relayed": delivered to a system that may send no further notice.
-    auto reports = reportsFor(message, wanted, dsn::Action::Relayed);
-    auto notice = notices_.write(*message.handle, dsn::Kind::Success, std::move(reports), now);
-    if (!notice) {
-        log::warning("%s: cannot queue delivery status notification: %s", message.id.c_str(),
-                     notice.error().c_str());
-        return;
-    }
-    log::info("%s: sender delivery status notification: %s", message.id.c_str(), notice->c_str());
-    enqueueIncoming(*notice);
+    auto wanted = noticeRecipients(message, RecipientPhase::Sent, dsn::Kind::Success);
+    if (!wanted.empty()) queueNotice(message, dsn::Kind::Success, wanted, now);
 }
 
 // One delay notice per message, once it has waited delay_warning_time.
@@ -122,21 +94,39 @@ void QueueManager::sendDelayNotice(ActiveMessage& message, queue::Schedule& sche
     if (now - message.envelope().arrivalMicros < settings_.delayWarningTime) return;
     schedule.flags |= queue::kDelayWarningSent;
     if (message.envelope().sender.empty()) return;
-    std::vector<size_t> wanted;
-    for (size_t index : message.inPhase(RecipientPhase::Deferred)) {
-        if (wantsNotice(message.recipient(index).notify, dsn::Kind::Delay)) wanted.push_back(index);
-    }
-    if (wanted.empty()) return;
-    auto reports = reportsFor(message, wanted, dsn::Action::Delayed);
-    auto notice = notices_.write(*message.handle, dsn::Kind::Delay, std::move(reports), now);
-    if (!notice) {
-        log::warning("%s: cannot queue delay notification: %s", message.id.c_str(),
-                     notice.error().c_str());
+    auto wanted = noticeRecipients(message, RecipientPhase::Deferred, dsn::Kind::Delay);
+    if (!wanted.empty() && !queueNotice(message, dsn::Kind::Delay, wanted, now))
         schedule.flags &= ~uint32_t(queue::kDelayWarningSent);  // try again next round
-        return;
+}
+
+std::vector<size_t> QueueManager::noticeRecipients(const ActiveMessage& message,
+                                                   RecipientPhase phase, dsn::Kind kind) const {
+    std::vector<size_t> wanted;
+    for (size_t index : message.inPhase(phase)) {
+        if (wantsNotice(message.recipient(index).notify, kind)) wanted.push_back(index);
     }
-    log::info("%s: sender delay notification: %s", message.id.c_str(), notice->c_str());
+    return wanted;
+}
+
+bool QueueManager::queueNotice(ActiveMessage& message, dsn::Kind kind,
+                               const std::vector<size_t>& indices, int64_t now) {
+    // The worker reports only the reply, not whether the server took over the DSN duty,
+    // so a success notice says "relayed": handed to a system that may send no further notice.
+    dsn::Action action = kind == dsn::Kind::Failure ? dsn::Action::Failed
+                         : kind == dsn::Kind::Delay ? dsn::Action::Delayed
+                                                    : dsn::Action::Relayed;
+    const char* name = kind == dsn::Kind::Failure ? "non-delivery"
+                       : kind == dsn::Kind::Delay ? "delay"
+                                                  : "delivery status";
+    auto notice = notices_.write(*message.handle, kind, reportsFor(message, indices, action), now);
+    if (!notice) {
+        log::warning("%s: cannot queue %s notification: %s", message.id.c_str(), name,
+                     notice.error().c_str());
+        return false;
+    }
+    log::info("%s: sender %s notification: %s", message.id.c_str(), name, notice->c_str());
     enqueueIncoming(*notice);
+    return true;
 }
 
 std::vector<dsn::RecipientReport> QueueManager::reportsFor(const ActiveMessage& message,
