@@ -34,9 +34,10 @@ def _san_entries(names):
 
 
 class Certs:
-    """Makes certificates into folder; the CA is made on first need and shared by the rest."""
+    """Makes certificates into folder; the CA is made on first need and shared by the rest.
+    key_type "ec" (P-256, the default: 20 times faster to make) or "rsa:BITS"."""
 
-    def __init__(self, folder, key_type="rsa:2048"):
+    def __init__(self, folder, key_type="ec"):
         self.folder = folder
         self.key_type = key_type
         os.makedirs(folder, mode=0o755, exist_ok=True)

@@ -133,11 +133,11 @@ class Postern:
             return None
         process = self.process
         if process.running():
-            self.cli("stop", timeout=timeout)
             try:
+                self.cli("stop", timeout=timeout)
                 process.wait(timeout)
-            except AssertionError:
-                pass  # stop() below escalates
+            except (AssertionError, subprocess.TimeoutExpired):
+                pass  # process.stop() below escalates
         rc = process.stop(timeout=5)
         self.process = None
         return rc

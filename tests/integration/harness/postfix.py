@@ -6,7 +6,10 @@ postfix), DIR/maillog the log. It is a TLS receiver that can send a CertificateR
 and it either discards what it accepts or relays it to a sink. Root only: `postfix start`
 needs it.
 """
+import grp
 import os
+import pwd
+import time
 
 from . import procfs
 from .ports import free_port
@@ -15,6 +18,7 @@ from .system import give_to, is_root, program
 
 MASTER_CF_PROTOTYPES = ("/etc/postfix/master.cf.proto", "/usr/share/postfix/master.cf.dist")
 POSTFIX = "/usr/sbin/postfix"
+POSTFIX_FILES = "/etc/postfix/postfix-files"
 
 
 def master_cf_prototype():
@@ -43,6 +47,29 @@ def rewrite_master_cf(text, port):
             line = "  ".join(fields[:7]) + "  " + " ".join(fields[7:])
         out.append(line)
     return "\n".join(out) + "\n"
+
+
+def create_spool(spool, data):
+    """Creates the queue and data folders as Debian's postfix-files lists them (owner, group,
+    mode) and marks the spool quick-start, so `postfix start` skips its install check,
+    which costs almost three seconds. False when postfix-files cannot be read."""
+    names = {"$queue_directory": spool, "$data_directory": data}
+    accounts = {"$mail_owner": "postfix", "$setgid_group": "postdrop"}
+    try:
+        with open(POSTFIX_FILES) as f:
+            entries = [line.strip().split(":") for line in f if line.startswith(tuple(names))]
+    except OSError:
+        return False
+    for path, kind, owner, group, mode, *_ in (e for e in entries if len(e) >= 5 and e[1] == "d"):
+        root, _, rest = path.partition("/")
+        folder = os.path.join(names[root], rest) if rest else names[root]
+        os.makedirs(folder, exist_ok=True)
+        uid = pwd.getpwnam(accounts.get(owner, owner)).pw_uid
+        gid = -1 if group == "-" else grp.getgrnam(accounts.get(group, group)).gr_gid
+        os.chown(folder, uid, gid)
+        os.chmod(folder, int(mode, 8))
+    open(os.path.join(spool, "quick-start"), "w").close()
+    return True
 
 
 class PostfixInstance:
@@ -96,14 +123,19 @@ class PostfixInstance:
             os.makedirs(folder, mode=0o755, exist_ok=True)
             os.chmod(folder, 0o755)
         give_to(self.data, "postfix")
+        if not os.path.exists(os.path.join(self.spool, "pid")):
+            create_spool(self.spool, self.data)
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
             f.writelines(f"{key} = {value}\n" for key, value in self.main_cf().items())
         with open(master_cf_prototype()) as f:
             master_cf = rewrite_master_cf(f.read(), self.port)
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
             f.write(master_cf)
+        # Postfix waits, 300 ms at a time, until a configuration file is over a second old.
+        an_hour_ago = time.time() - 3600
         for name in ("main.cf", "master.cf"):
             os.chmod(os.path.join(self.etc, name), 0o644)
+            os.utime(os.path.join(self.etc, name), (an_hour_ago, an_hour_ago))
 
     def postfix(self, *args, timeout=60.0):
         """Runs `postfix -c DIR/etc ARGS` (under script(1), which shows its fatal errors);

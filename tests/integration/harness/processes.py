@@ -208,9 +208,10 @@ class ManagedProcess:
         if self.running():
             os.kill(self.pid, sig)
 
-    def stop(self, timeout=10.0, sig=signal.SIGTERM):
+    def stop(self, timeout=10.0, sig=signal.SIGTERM, stray_grace=STRAY_GRACE):
         """Stops the process: sig, then SIGKILL after timeout; then kills any descendant or
-        group member it left behind (recorded in .strays). Returns the exit code."""
+        group member still there stray_grace seconds later (recorded in .strays). Returns the
+        exit code."""
         if self._rc is not None:
             return self._rc
         family = procfs.descendants(self.pid)
@@ -223,7 +224,7 @@ class ManagedProcess:
                 wait_for(lambda: not self.running(), 10, f"{self.name} (pid {self.pid}) to die of SIGKILL")
         # The leader is still unreaped here, so its group id cannot have been reused.
         family = {(p.pid, p.starttime): p for p in family + procfs.group_members(self.pid) if p.pid != self.pid}
-        self.strays = kill_leftovers(list(family.values()))
+        self.strays = kill_leftovers(list(family.values()), stray_grace)
         self._rc = self.popen.wait()
         return self._rc
 

@@ -137,6 +137,7 @@ class SinkSession:
     def _release(self):
         with self._close_lock:
             self._closed = True
+            self._buf, self._pos = bytearray(), 0  # sessions are kept: keep them small
             try:
                 self.sock.close()
             except OSError:
