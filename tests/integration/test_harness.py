@@ -10,9 +10,11 @@ import signal
 import smtplib
 import socket
 import ssl
+import sys
 import threading
 import time
 import unittest
+from unittest import mock
 
 from harness import PosternTestCase, client_tls_context, new_message_id, smtp_send
 from harness import libconfig, procfs
@@ -403,6 +405,52 @@ class BaseClassTest(unittest.TestCase):
         self.assertIn("stuck", errors[0])
 
 
+class PosternHelperTest(PosternTestCase):
+    """The Postern helper's life cycle, against fake_postern.py posing as the build."""
+
+    def setUp(self):
+        super().setUp()
+        build = os.path.join(self.tmp, "fake-build")
+        libexec = os.path.join(build, "libexec", "postern")
+        os.makedirs(libexec)
+        os.makedirs(os.path.join(build, "sbin"))
+        fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_postern.py")
+        _write_program(os.path.join(build, "sbin", "postern"), f'exec {sys.executable} {fake} "$@"\n')
+        for service in ("master", "smtpd", "qmgr", "smtp"):
+            _write_program(os.path.join(libexec, service), "exit 1\n")
+        environment = mock.patch.dict(os.environ, {"POSTERN_BUILD_DIR": build, "FAKE_POSTERN_LIBEXEC": libexec})
+        environment.start()
+        self.addCleanup(environment.stop)
+
+    def test_start_children_send_reload_stop(self):
+        instance = self.start_postern()
+        self.assertEqual(instance.cli("status")[0], 0)
+        def every_service():
+            found = instance.service_pids()
+            return found if all(found.values()) else None
+        pids = self.wait_for(every_service, 5, "a child of each service")
+        self.assertEqual([len(pids[s]) for s in ("smtpd", "qmgr", "smtp")], [1, 1, 2])
+        self.assertEqual(instance.master_pid(), instance.process.pid)
+        offset = instance.log_offset()
+        result = instance.send(rcpt_to=["someone@far.test"])
+        self.assertEqual((result.ok, result.queue_id), (True, "FAKE1"))
+        instance.wait_log(r"FAKE1: client=localhost", offset)
+        self.assertEqual(instance.all_queue_files()["deferred"], [])
+        instance.reload()
+        instance.wait_log(r"master\[\d+\]: reload", offset)
+        children = [procfs.read(pid) for pid in sum(pids.values(), [])]
+        self.assertEqual(instance.stop(), 0)
+        self.assertFalse(any(procfs.alive(child) for child in children))
+        self.assertNotEqual(instance.cli("status")[0], 0)
+
+    def test_a_master_that_dies_fails_start_with_its_output(self):
+        instance = self.postern(queue_directory="/proc/no-queue-here")
+        started = time.monotonic()
+        with self.assertRaisesRegex(AssertionError, r"(?s)postern-master exited \(rc 1\).*no-queue-here"):
+            instance.start()
+        self.assertLess(time.monotonic() - started, 10)
+
+
 class PosternSmokeTest(PosternTestCase):
     """The Postern helper against the real daemons (skipped until they are built)."""
 
@@ -419,6 +467,12 @@ class PosternSmokeTest(PosternTestCase):
         instance.wait_log(rf"{result.queue_id}: to=<ok@far.test>, relay=.*status=sent")
         instance.stop()
         self.assertNotEqual(instance.cli("status")[0], 0)
+
+
+def _write_program(path, body):
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + body)
+    os.chmod(path, 0o755)
 
 
 def _read_reply(sock):

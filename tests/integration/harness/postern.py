@@ -26,24 +26,24 @@ def build_dir():
     return os.environ.get("POSTERN_BUILD_DIR") or os.path.join(REPO, "build")
 
 
-def postern_binary():
-    """build/sbin/postern."""
-    return os.path.join(build_dir(), "sbin", "postern")
+def postern_binary(build=None):
+    """BUILD/sbin/postern."""
+    return os.path.join(build or build_dir(), "sbin", "postern")
 
 
-def daemon_binary(service):
-    """build/libexec/postern/SERVICE."""
-    return os.path.join(build_dir(), "libexec", "postern", service)
+def daemon_binary(service, build=None):
+    """BUILD/libexec/postern/SERVICE."""
+    return os.path.join(build or build_dir(), "libexec", "postern", service)
 
 
-def bin_path(name):
-    """build/bin/NAME (sendmail, mailq)."""
-    return os.path.join(build_dir(), "bin", name)
+def bin_path(name, build=None):
+    """BUILD/bin/NAME (sendmail, mailq)."""
+    return os.path.join(build or build_dir(), "bin", name)
 
 
-def missing_binaries():
+def missing_binaries(build=None):
     """The postern programs not built yet (tests that need them skip, naming these)."""
-    wanted = [postern_binary()] + [daemon_binary(s) for s in ("master", "smtpd", "qmgr", "smtp")]
+    wanted = [postern_binary(build)] + [daemon_binary(s, build) for s in ("master", "smtpd", "qmgr", "smtp")]
     return [path for path in wanted if not os.access(path, os.X_OK)]
 
 
@@ -57,6 +57,7 @@ class Postern:
     def __init__(self, registry, name="postern", **config):
         self.registry = registry
         self.name = name
+        self.build = build_dir()  # fixed now: the cleanup may run after the environment changed
         self.folder = os.path.join(registry.tmp, name)
         os.makedirs(self.folder, mode=0o755, exist_ok=True)
         os.chmod(self.folder, 0o755)
@@ -116,7 +117,7 @@ class Postern:
         smtpd greets with 220; returns self."""
         self.write_config()
         self._prepare_log()
-        argv = [postern_binary(), "-c", self.conf_path, "start", "--foreground"]
+        argv = [postern_binary(self.build), "-c", self.conf_path, "start", "--foreground"]
         self.process = self.registry.spawn(argv, name=f"{self.name}-master")
         self.registry.add(self)  # stopped before the bare process: `postern stop` first
         host, port = self.smtp_address
@@ -157,7 +158,7 @@ class Postern:
 
     def cli(self, *args, timeout=30.0, input=None, env=None):
         """Runs `postern -c FILE ARGS...`; returns (rc, stdout, stderr)."""
-        done = subprocess.run([postern_binary(), "-c", self.conf_path, *map(str, args)], capture_output=True,
+        done = subprocess.run([postern_binary(self.build), "-c", self.conf_path, *map(str, args)], capture_output=True,
                               text=True, errors="replace", timeout=timeout, input=input, env=env)
         return done.returncode, done.stdout, done.stderr
 
@@ -199,9 +200,9 @@ class Postern:
         if self.process is None:
             return None
         started = procfs.read(self.process.pid)
-        if started is not None and _runs(started, "master"):
+        if started is not None and self._runs(started, "master"):
             return started.pid
-        masters = [p.pid for p in procfs.children(self.process.pid) if _runs(p, "master")]
+        masters = [p.pid for p in procfs.children(self.process.pid) if self._runs(p, "master")]
         return masters[0] if masters else self.process.pid
 
     def children(self, service):
@@ -209,7 +210,15 @@ class Postern:
         master = self.master_pid()
         if master is None:
             return []
-        return sorted(p.pid for p in procfs.children(master) if _runs(p, service))
+        return sorted(p.pid for p in procfs.children(master) if self._runs(p, service))
+
+    def _runs(self, info, service):
+        """True when the process runs postern's SERVICE program (by argv[0] or executable)."""
+        if info.state == "Z":
+            return False
+        path = daemon_binary(service, self.build)
+        candidates = [info.argv[0] if info.argv else "", info.exe]
+        return any(c == path or os.path.basename(c) == service or c.endswith("/" + service) for c in candidates if c)
 
     def service_pids(self):
         """{service: [pids]} for smtpd, qmgr and smtp."""
@@ -220,12 +229,3 @@ class Postern:
         """Sends one message to smtpd with smtplib (client.smtp_send arguments); returns SendResult."""
         host, port = self.smtp_address
         return smtp_send(port, host, **kwargs)
-
-
-def _runs(info, service):
-    """True when the process runs postern's SERVICE program (by argv[0] or executable)."""
-    if info.state == "Z":
-        return False
-    candidates = [info.argv[0] if info.argv else "", info.exe]
-    return any(c == daemon_binary(service) or os.path.basename(c) == service or c.endswith("/" + service)
-               for c in candidates if c)
