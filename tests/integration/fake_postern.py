@@ -24,6 +24,7 @@ def setting(text, name):
 
 
 def log(path, line):
+    """Appends a Postfix-style log line."""
     with open(path, "a") as f:
         f.write(time.strftime("%b %d %H:%M:%S ") + f"fake postern/{line}\n")
 
@@ -65,6 +66,7 @@ def start(config_path, libexec):
                 for service in ("smtpd", "qmgr", "smtp", "smtp")]
 
     def terminate(signum, frame):
+        """Stops the children, then exits 0, as master does on SIGTERM."""
         for child in children:
             child.terminate()
             child.wait()
@@ -82,6 +84,7 @@ def start(config_path, libexec):
 
 
 def master_pid(config_path):
+    """The running master's pid from queue_directory/pid/master.pid, or None."""
     with open(config_path) as f:
         queue = setting(f.read(), "queue_directory")
     try:
@@ -94,6 +97,7 @@ def master_pid(config_path):
 
 
 def main(argv):
+    """Dispatches the verb; returns the exit code."""
     config_path, verb = argv[2], argv[3]
     libexec = os.environ["FAKE_POSTERN_LIBEXEC"]
     pid = master_pid(config_path)

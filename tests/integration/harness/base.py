@@ -75,6 +75,7 @@ class PosternTestCase(unittest.TestCase):
     # ---- failures carry the logs -----------------------------------------------------
     def _attaching_logs(self, method):
         def wrapper(this, *args, **kwargs):
+            """Runs the method; an error leaves with the test's log tails as notes."""
             try:
                 return method(*args, **kwargs)
             except (unittest.SkipTest, KeyboardInterrupt):

@@ -80,6 +80,7 @@ def wait_port(port, host="127.0.0.1", timeout=10.0, process=None, greeting=None)
     last = []
 
     def greeted():
+        """True once the server's first line starts with greeting."""
         line = port_greeting(port, host)
         last[:] = [line]
         return line is not None and line.startswith(greeting)

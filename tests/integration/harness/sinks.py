@@ -300,6 +300,7 @@ class MailSink:
     def wait_sessions(self, count, timeout=10.0, ended=True):
         """Waits until count sessions were seen (and, with ended, have finished); returns them."""
         def enough():
+            """True once count sessions were seen (and ended, if asked)."""
             seen = self.sessions
             return len(seen) >= count and (not ended or all(s.ended for s in seen[:count]))
         wait_for(enough, timeout, lambda: f"{count} sessions at {self!r} (got {len(self._sessions)})")
