@@ -10,6 +10,7 @@ import signal
 import smtplib
 import socket
 import ssl
+import sys
 import threading
 import time
 import unittest
@@ -229,6 +230,18 @@ class ProcessesTest(PosternTestCase):
         self.assertEqual(rc, -signal.SIGKILL)
         self.assertFalse(any(procfs.alive(p) for p in family))
         self.assertEqual(len(process.strays), 2)
+
+    def test_what_a_test_process_started_dies_with_it(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        inner_log = os.path.join(self.tmp, "inner.log")
+        script = (f"import sys, time; sys.path.insert(0, {here!r}); from harness.processes import ManagedProcess; "
+                  f"print(ManagedProcess(['sleep', '300'], {inner_log!r}).pid, flush=True); time.sleep(300)")
+        outer = self.registry.spawn([sys.executable, "-c", script], name="outer-test-process")
+        pid = self.wait_for(lambda: open(outer.log_path).read().strip(), 10, "the inner pid")
+        inner = procfs.read(int(pid))
+        self.assertTrue(procfs.alive(inner))
+        outer.send_signal(signal.SIGKILL)
+        self.wait_for(lambda: not procfs.alive(inner), 5, "the orphaned sleep to die")
 
     def test_wait_for_names_what_it_waited_for(self):
         with self.assertRaisesRegex(AssertionError, "timed out after 0.2s waiting for the moon"):

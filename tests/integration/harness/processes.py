@@ -1,7 +1,7 @@
 """processes.py: start, watch and stop the processes of one test, and wait for things.
 
 ManagedProcess runs a program with its output in a log file and stops it by pid (SIGTERM,
-a deadline, SIGKILL; then any descendant it left behind). Registry remembers everything a
+a deadline, SIGKILL; then any descendant it left behind); it dies with the test process. Registry remembers everything a
 test started so one cleanup stops it all, even after a failure. The wait helpers poll a
 condition with a deadline and fail with an AssertionError that says what was awaited.
 """
@@ -17,6 +17,7 @@ import time
 from . import procfs
 
 STRAY_GRACE = 2.0
+SETPRIV = "/usr/bin/setpriv"
 
 
 def _describe(what):
@@ -154,7 +155,9 @@ def tail(path, lines=60):
 class ManagedProcess:
     """A program this test started: output to a log file, stopped by pid.
 
-    It runs in its own process group, so whatever it forks can be found and killed after it.
+    It stays in the test process's group, which run.py kills when a module ends, and it gets
+    SIGKILL if the test process dies (setpriv --pdeathsig; the death of the *thread* that
+    started it counts, so start long-lived processes from the test's main thread).
     """
 
     def __init__(self, argv, log_path, name=None, env=None, cwd=None, stdin=subprocess.DEVNULL):
@@ -165,8 +168,8 @@ class ManagedProcess:
         self._rc = None
         with open(log_path, "ab") as log:
             os.chmod(log_path, 0o644)
-            self.popen = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=stdin,
-                                          env=env, cwd=cwd, start_new_session=True)
+            self.popen = subprocess.Popen(_orphan_killer() + self.argv, stdout=log, stderr=subprocess.STDOUT,
+                                          stdin=stdin, env=env, cwd=cwd)
         self.pid = self.popen.pid
 
     def running(self):
@@ -210,24 +213,29 @@ class ManagedProcess:
             os.kill(self.pid, sig)
 
     def stop(self, timeout=10.0, sig=signal.SIGTERM, stray_grace=STRAY_GRACE):
-        """Stops the process: sig, then SIGKILL after timeout; then kills any descendant or
-        group member still there stray_grace seconds later (recorded in .strays). Returns the
-        exit code."""
+        """Stops the process: sig, then SIGKILL after timeout; then kills any descendant
+        still there stray_grace seconds later (recorded in .strays). Returns the exit code."""
         if self._rc is not None:
             return self._rc
+        # Descendants are found by parent pid, so only while the process lives.
         family = procfs.descendants(self.pid)
         if self.running():
             self.send_signal(sig)
             try:
                 wait_for(lambda: not self.running(), timeout, "exit")
             except AssertionError:
+                family += procfs.descendants(self.pid)
                 self.send_signal(signal.SIGKILL)
                 wait_for(lambda: not self.running(), 10, f"{self.name} (pid {self.pid}) to die of SIGKILL")
-        # The leader is still unreaped here, so its group id cannot have been reused.
-        family = {(p.pid, p.starttime): p for p in family + procfs.group_members(self.pid) if p.pid != self.pid}
-        self.strays = kill_leftovers(list(family.values()), stray_grace)
+        unique = {(p.pid, p.starttime): p for p in family}
+        self.strays = kill_leftovers(list(unique.values()), stray_grace)
         self._rc = self.popen.wait()
         return self._rc
+
+
+def _orphan_killer():
+    """The argv prefix that has the kernel SIGKILL a child whose parent died ([] without setpriv)."""
+    return [SETPRIV, "--pdeathsig", "KILL", "--"] if os.access(SETPRIV, os.X_OK) else []
 
 
 def kill_leftovers(infos, grace=STRAY_GRACE):

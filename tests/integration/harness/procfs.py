@@ -75,12 +75,6 @@ def descendants(pid, table=None):
     return found
 
 
-def group_members(pgid, table=None):
-    """Returns the ProcInfo of every live process of process group pgid."""
-    table = snapshot() if table is None else table
-    return [p for p in table.values() if p.pgid == pgid and p.state != "Z"]
-
-
 def alive(info):
     """True while the process info names still runs (same pid and start time, not a zombie)."""
     now = read(info.pid)

@@ -149,12 +149,12 @@ class SinkSession:
         self.sink.log(f"{self.id} connect from {self.peer[0]}:{self.peer[1]}")
         try:
             self.sock.settimeout(self.sink.idle_timeout)
-            if self._greet():
-                while True:
-                    line = self._read_line(COMMAND_LINE_LIMIT)
-                    if line is None:
-                        break
-                    self._command(line.rstrip(b"\r\n").decode("utf-8", "replace"))
+            self._greet()
+            while True:
+                line = self._read_line(COMMAND_LINE_LIMIT)
+                if line is None:
+                    break
+                self._command(line.rstrip(b"\r\n").decode("utf-8", "replace"))
         except Disconnect:
             pass
         except (OSError, ssl.SSLError, ValueError) as e:
@@ -166,17 +166,17 @@ class SinkSession:
             self.sink.log(f"{self.id} disconnect")
 
     def _greet(self):
+        """Sends the greeting: 4xx closes at once, 5xx refuses all but QUIT, bytes go raw."""
         greeting = self.sink.greeting
         if callable(greeting):
             greeting = greeting(self)
         if isinstance(greeting, bytes):
             self.send_raw(greeting)
-            return True
+            return
         self.reply(greeting)
         self.greeting_code = greeting[:1]
         if greeting.startswith("4"):
             self.close()
-        return True
 
     def _read_line(self, limit):
         """The next line (with its ending) from the client, or None at end of stream."""

@@ -158,9 +158,10 @@ class MailSink:
         leaked = [t.name for t in threads if t.is_alive()]
         self._listener = None
         self.log("stopped")
-        if self._log_file:
-            self._log_file.close()
-            self._log_file = None
+        with self._lock:
+            if self._log_file:
+                self._log_file.close()
+                self._log_file = None
         if leaked:
             raise AssertionError(f"{self!r}: session threads still running after stop: {leaked}")
 
