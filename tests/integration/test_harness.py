@@ -29,13 +29,15 @@ class MailSinkTest(PosternTestCase):
     def test_smtplib_message_is_recorded(self):
         sink = self.mail_sink()
         result = smtp_send(sink.port, mail_from="a@src.test", rcpt_to=["ok@dst.test", "other@dst.test"],
-                           subject="hello", ehlo="client.example")
+                           subject="hello", ehlo="client.example", mail_options=["RET=HDRS"],
+                           rcpt_options=["NOTIFY=NEVER"])
         self.assertTrue(result.ok, result)
         self.assertEqual(result.queue_id, "S1")
         [message] = sink.wait_messages(1)
         self.assertEqual(message.mail_from, "a@src.test")
         self.assertEqual(message.rcpt_to, ["ok@dst.test", "other@dst.test"])
         self.assertEqual(message.ehlo, "client.example")
+        self.assertEqual((message.mail_params, message.rcpt_params), (["RET=HDRS"], [["NOTIFY=NEVER"]] * 2))
         self.assertFalse(message.tls)
         self.assertEqual(message.message_id, result.message_id)
         self.assertEqual(message.headers["Subject"], "hello")

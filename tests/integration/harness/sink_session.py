@@ -223,6 +223,7 @@ class SinkSession:
         self.mail_from = None
         self.mail_params = []
         self.rcpt_to = []
+        self.rcpt_params = []
 
     def _ehlo(self, args):
         self.ehlo = args
@@ -261,6 +262,7 @@ class SinkSession:
         answer = self.sink.rcpt_reply_for(found.group(1), self)
         if answer.startswith("2"):
             self.rcpt_to.append(found.group(1))
+            self.rcpt_params.append(found.group(2).split())
         self.reply(answer)
 
     def _data(self, args):

@@ -31,7 +31,8 @@ CLIENT_CERT_MODES = ("ignore", "request", "kill")
 
 @dataclass
 class ReceivedMessage:
-    """One message the sink took: envelope, data as received (un-dot-stuffed), and session facts."""
+    """One message the sink took: envelope (with the ESMTP parameters of MAIL and of each
+    accepted RCPT), data as received (un-dot-stuffed), and session facts."""
     mail_from: str
     rcpt_to: list
     data: bytes
@@ -42,6 +43,7 @@ class ReceivedMessage:
     peer: tuple
     session_id: int
     mail_params: list = field(default_factory=list)
+    rcpt_params: list = field(default_factory=list)
     reply: str = ""
 
     @functools.cached_property
@@ -242,7 +244,8 @@ class MailSink:
         message = ReceivedMessage(mail_from=session.mail_from, rcpt_to=list(session.rcpt_to), data=data,
                                   ehlo=session.ehlo, tls=session.tls, tls_version=session.tls_version,
                                   client_cert_presented=session.client_cert_presented, peer=session.peer,
-                                  session_id=session.id, mail_params=list(session.mail_params))
+                                  session_id=session.id, mail_params=list(session.mail_params),
+                                  rcpt_params=list(session.rcpt_params))
         with self._lock:
             self._received += 1
             number = self._received
