@@ -157,7 +157,7 @@ bench: all
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.cpp)
 fuzz:
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CXX=clang++ \
-	  SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	  SAN_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	  WARN="-Wall -Wextra -Werror -Wno-unused-command-line-argument" fuzzers
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build-fuzz
 

@@ -10,7 +10,6 @@ test and writes "PASSED FAILED" to the --counts file for tests/run.sh.
 FILTER is a module name (test_smtpd), or module.Class, or module.Class.test_name.
 """
 import argparse
-import codecs
 import json
 import os
 import signal
@@ -109,33 +108,26 @@ class ModuleRun:
                                      start_new_session=True)
         os.set_blocking(self.proc.stdout.fileno(), False)
         self.buffer = ""
-        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def poll(self):
-        # Exit status first, output second: once the child is gone, everything it wrote is
-        # already in the pipe, so no result line is lost.
+        # Exit status before output: once the child is gone, all it wrote is in the pipe, so
+        # the read below cannot miss its last result lines.
         rc = self.proc.poll()
-        self.buffer += self.read_available()
-        *lines, self.buffer = self.buffer.split("\n")
-        for line in lines:
-            if line.startswith(RESULT_TAG):
-                record = json.loads(line[len(RESULT_TAG):])
-                self.results.append(record)
-                report(record)
+        try:
+            chunk = self.proc.stdout.read()
+        except TypeError:
+            # The text layer raises on a non-blocking pipe with nothing to read yet (the
+            # byte layer returns None): nothing was read, so nothing is lost.
+            chunk = None
+        if chunk:
+            self.buffer += chunk
+            *lines, self.buffer = self.buffer.split("\n")
+            for line in lines:
+                if line.startswith(RESULT_TAG):
+                    record = json.loads(line[len(RESULT_TAG):])
+                    self.results.append(record)
+                    report(record)
         return rc
-
-    def read_available(self):
-        """What the child wrote so far, without blocking. (A non-blocking TextIOWrapper.read()
-        raises TypeError when no data is there yet, so the descriptor is read directly.)"""
-        text = ""
-        while True:
-            try:
-                data = os.read(self.proc.stdout.fileno(), 1 << 16)
-            except BlockingIOError:
-                return text
-            if not data:
-                return text + self.decoder.decode(b"", final=True)
-            text += self.decoder.decode(data)
 
     def timed_out(self):
         return time.monotonic() - self.started > MODULE_TIMEOUT
