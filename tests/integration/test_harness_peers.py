@@ -13,6 +13,7 @@ from unittest import mock
 
 from harness import PosternTestCase, new_message_id
 from harness import procfs
+from harness.postern import Postern, postern_binary
 
 
 class DebianPeersTest(PosternTestCase):
@@ -120,7 +121,22 @@ class PosternHelperTest(PosternTestCase):
 
 
 class PosternSmokeTest(PosternTestCase):
-    """The Postern helper against the real daemons (skipped until they are built)."""
+    """The Postern helper against the real postern (skipped until it is built)."""
+
+    def test_written_configuration_passes_postern_check(self):
+        if not os.access(postern_binary(), os.X_OK):
+            self.skipTest(f"{postern_binary()} is not built")
+        server = self.certs.server()
+        instance = Postern(self.registry, dns_servers=["127.0.0.1:53"],
+                           smtpd={"tls": {"security_level": "may", "ask_ccert": True, "cert_file": server.chain,
+                                          "key_file": server.key}},
+                           routes=({"domain": "*", "nexthop": "[127.0.0.1]:25"},))
+        instance.write_config()
+        rc, out, err = instance.cli("check")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = instance.cli("config", "-n")
+        self.assertIn(f"smtpd.listen = 127.0.0.1:{instance.port}", out)
+        self.assertIn("qmgr.queue_run_delay = 1", out)
 
     def test_start_send_deliver_stop(self):
         sink = self.mail_sink()

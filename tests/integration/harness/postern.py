@@ -94,11 +94,12 @@ class Postern:
         return self.smtp_address[1]
 
     def write_config(self, **changes):
-        """Merges changes into self.config and writes postern.conf (0644)."""
+        """Merges changes into self.config, writes postern.conf (0644) and makes the log folder."""
         self.config = libconfig.deep_merge(self.config, changes)
         with open(self.conf_path, "w") as f:
             f.write(libconfig.dumps(self.config))
         os.chmod(self.conf_path, 0o644)
+        self._prepare_log()
 
     def _prepare_log(self):
         """A log folder and file the daemons can write after they dropped to mail_owner."""
@@ -116,7 +117,6 @@ class Postern:
         """Writes the configuration, runs `postern -c FILE start --foreground` and waits until
         smtpd greets with 220; returns self."""
         self.write_config()
-        self._prepare_log()
         argv = [postern_binary(self.build), "-c", self.conf_path, "start", "--foreground"]
         self.process = self.registry.spawn(argv, name=f"{self.name}-master")
         self.registry.add(self)  # stopped before the bare process: `postern stop` first
