@@ -61,6 +61,7 @@ class WorkerConnection : public DeliveryConnection {
     }
 
     void onClose(ipc::CloseReason reason, const std::string& detail) {
+        if (reason == ipc::CloseReason::Malformed) return end("malformed reply from the smtp worker");
         if (reason == ipc::CloseReason::Timeout)
             return end("the smtp worker made no progress (" + detail + ")");
         end("lost connection with the smtp worker (" + detail + ")");
