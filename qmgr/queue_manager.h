@@ -116,7 +116,8 @@ class QueueManager {
                      int64_t now);
     void removeMessage(ActiveMessage& message);
     void deferMessage(ActiveMessage& message, int64_t now);
-    Status persistProgress(ActiveMessage& message, const std::vector<size_t>& indices);
+    Status persistProgress(ActiveMessage& message, const std::vector<size_t>& indices,
+                           const std::optional<queue::Schedule>& schedule = std::nullopt);
     void logSettled(const ActiveMessage& message, size_t index, const std::string& status,
                     int64_t now) const;
     std::vector<dsn::RecipientReport> reportsFor(const ActiveMessage& message,

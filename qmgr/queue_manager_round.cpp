@@ -166,10 +166,9 @@ void QueueManager::deferMessage(ActiveMessage& message, int64_t now) {
     sendDelayNotice(message, schedule, now);
     std::vector<size_t> all(message.recipients.size());
     for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-    Status saved = persistProgress(message, all);
     schedule.attempts += 1;
     schedule.nextAttemptMicros = now + backoffAfter(settings_, schedule.attempts);
-    if (saved) saved = message.handle->updateSchedule(schedule);
+    Status saved = persistProgress(message, all, schedule);
     if (saved) saved = store_.move(id, queue::QueueName::Active, queue::QueueName::Deferred);
     if (!saved) {
         // The file stays in active/; the next scan of active/ takes it up again.
@@ -180,10 +179,15 @@ void QueueManager::deferMessage(ActiveMessage& message, int64_t now) {
     active_.erase(id);
 }
 
-// Writes the slots of the given recipients whose phase the file does not hold yet.
-Status QueueManager::persistProgress(ActiveMessage& message, const std::vector<size_t>& indices) {
+// Writes the slots of the given recipients whose phase the file does not hold yet, and the
+// schedule when given: one fdatasync for all of them.
+Status QueueManager::persistProgress(ActiveMessage& message, const std::vector<size_t>& indices,
+                                     const std::optional<queue::Schedule>& schedule) {
+    queue::MessageUpdate update;
+    update.schedule = schedule;
+    std::vector<size_t> written;
     for (size_t index : indices) {
-        RecipientProgress& progress = message.recipients[index];
+        const RecipientProgress& progress = message.recipients[index];
         if (progress.persisted || progress.phase == RecipientPhase::Done ||
             progress.phase == RecipientPhase::Waiting)
             continue;
@@ -192,9 +196,12 @@ Status QueueManager::persistProgress(ActiveMessage& message, const std::vector<s
         status.dsnCode = progress.dsn;
         status.lastAttemptMicros = progress.attemptMicros;
         status.reason = progress.reason;
-        if (auto written = message.handle->updateRecipient(index, status); !written) return written;
-        progress.persisted = true;
+        update.recipients.emplace_back(index, std::move(status));
+        written.push_back(index);
     }
+    if (update.recipients.empty() && !update.schedule) return {};
+    if (auto saved = message.handle->update(update); !saved) return saved;
+    for (size_t index : written) message.recipients[index].persisted = true;
     return {};
 }
 
