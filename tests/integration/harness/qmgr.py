@@ -41,6 +41,22 @@ def _read_frame(sock, reader):
         reader.feed(data)
 
 
+def control_request(queue_directory, op, *ids):
+    """A qmgr-control request on QUEUE_DIRECTORY/private/qmgr, as `postern queue` sends it;
+    returns the reply's attributes as {name: str}, with the lists as "done" and "missing"."""
+    attrs = [("type", "request"), ("op", op), ("id_count", len(ids))]
+    attrs += [(f"id.{i}", queue_id) for i, queue_id in enumerate(ids)]
+    with _connect(os.path.join(queue_directory, "private", "qmgr")) as sock:
+        sock.sendall(encode("qmgr-control", 1, attrs))
+        frame = _read_frame(sock, FrameReader())
+    if frame is None:
+        raise AssertionError(f"qmgr closed the control connection without a reply ({op})")
+    reply = {name: value.decode() for name, value in frame[2].items()}
+    for name in ("done", "missing"):
+        reply[name] = [reply[f"{name}.{i}"] for i in range(int(reply[f"{name}_count"]))]
+    return reply
+
+
 class StandaloneQmgr:
     """One qmgr on its own queue in registry.tmp/NAME."""
 
@@ -102,19 +118,8 @@ class StandaloneQmgr:
             sock.sendall(encode("qmgr-notify", 1, [("op", "new"), ("queue_id", queue_id)]))
 
     def control(self, op, *ids):
-        """A qmgr-control request as `postern queue` sends it; returns the reply's attributes
-        as {name: str}, with the lists as "done" and "missing"."""
-        attrs = [("type", "request"), ("op", op), ("id_count", len(ids))]
-        attrs += [(f"id.{i}", queue_id) for i, queue_id in enumerate(ids)]
-        with _connect(self.qmgr_socket) as sock:
-            sock.sendall(encode("qmgr-control", 1, attrs))
-            frame = _read_frame(sock, FrameReader())
-        if frame is None:
-            raise AssertionError(f"qmgr closed the control connection without a reply ({op})")
-        reply = {name: value.decode() for name, value in frame[2].items()}
-        for name in ("done", "missing"):
-            reply[name] = [reply[f"{name}.{i}"] for i in range(int(reply[f"{name}_count"]))]
-        return reply
+        """control_request() on this qmgr."""
+        return control_request(self.queue_directory, op, *ids)
 
     # ---- the queue and the log ------------------------------------------------------
     def where(self, queue_id):
