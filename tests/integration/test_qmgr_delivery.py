@@ -10,13 +10,20 @@ control requests cancel deliveries; a restart takes back what was left; one qmgr
 import email
 import email.policy
 import os
-import re
 
 from harness import PosternTestCase
 from harness.postern import daemon_binary
 from harness.qmgr import DEFAULT_CONTENT, StandaloneQmgr
 
 ID = r"[0-9A-Za-z]{17}"
+
+
+def inode(path):
+    """The inode number of path, or None while there is nothing there."""
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
 
 
 def parse_notice(content):
@@ -201,9 +208,13 @@ class QmgrDeliveryTest(PosternTestCase):
         first = self.qmgr()
         worker = first.worker()
         argv = [daemon_binary("qmgr", first.instance.build), "-c", first.instance.conf_path, "--standalone"]
+        bound_by_first = os.stat(first.qmgr_socket).st_ino
         second = self.registry.spawn(argv, name="second-qmgr")
-        self.wait_for(lambda: re.search(r"qmgr", open(f"/proc/{second.pid}/cmdline").read()), 5, "the second qmgr")
+        # Started alone, the second binds its own private/qmgr, then waits for the lock.
+        self.wait_for(lambda: inode(first.qmgr_socket) not in (bound_by_first, None), 10,
+                      "the second qmgr to bind private/qmgr", process=second)
         self.assertTrue(second.running())
+        self.assertEqual(first.queue_files("active"), [])
         first.stop()
         # The second one, which took over private/qmgr, works once it has the lock.
         queue_id = first.submit(["ok@example.test"])
