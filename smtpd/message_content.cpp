@@ -38,26 +38,59 @@ void MessageContent::store(std::string_view content) {
         write(content);
         return;
     }
-    std::optional<size_t> end = scanner_.feed(content);
-    if (!end || !policy_.addMissingHeaders) {
+    if (!policy_.addMissingHeaders) {
+        scanner_.feed(content);
         write(content);
         return;
     }
-    write(content.substr(0, *end));
+    // Lines must be whole before they are written: the added headers may have to go
+    // before a line only its end shows to be a body line.
+    held_.append(content);
+    size_t ready = held_.rfind('\n');
+    ready = ready == std::string::npos ? 0 : ready + 1;
+    if (ready == 0 && held_.size() >= kMaxHeldLine) ready = held_.size();  // a monster line
+    if (ready == 0) return;
+    std::string_view piece(held_.data(), ready);
+    if (std::optional<size_t> end = scanner_.feed(piece)) {
+        insertMissingHeaders(piece, *end);
+    } else {
+        write(piece);
+    }
+    held_.erase(0, ready);
+    if (scanner_.headerEnded() && !held_.empty()) {
+        write(held_);
+        std::string().swap(held_);
+    }
+}
+
+void MessageContent::insertMissingHeaders(std::string_view piece, size_t at) {
+    write(piece.substr(0, at));
     write(missingHeaders());
     if (!scanner_.headerEnd().blankSeparator) write("\r\n");  // keep the body a body
-    write(content.substr(*end));
+    write(piece.substr(at));
 }
 
 void MessageContent::complete() {
     finished_ = true;
-    bool partialLine = !lastByteWasNewline_;
-    if (!scanner_.finish() || !policy_.addMissingHeaders) return;
-    // The header section ran to the end of the content: the lines go at the very end.
-    std::string added = missingHeaders();
-    if (added.empty()) return;
-    if (partialLine) write("\r\n");
-    write(added);
+    if (scanner_.headerEnded()) return;
+    if (!policy_.addMissingHeaders) {
+        (void)scanner_.finish();
+        return;
+    }
+    // What is held is a last line without a line end.
+    std::string last = std::move(held_);
+    uint64_t lastStart = scanner_.streamOffset();
+    scanner_.feed(last);
+    std::optional<HeaderEnd> end = scanner_.finish();
+    size_t at = end ? size_t(end->offset - lastStart) : last.size();
+    if (at < last.size()) {
+        insertMissingHeaders(last, at);  // the last line is a body line
+        return;
+    }
+    // The header section runs to the very end: the lines go there.
+    write(last);
+    if (!lastByteWasNewline_) write("\r\n");
+    write(missingHeaders());
 }
 
 std::string MessageContent::missingHeaders() const {

@@ -31,6 +31,9 @@ struct ContentPolicy {
 
 class MessageContent {
   public:
+    // A header line held back longer than this is written as it is.
+    static constexpr size_t kMaxHeldLine = 64 * 1024;
+
     // A message whose envelope is in `writer`, read by `reader` (forData or forBdat);
     // `prefix` (the Received: line) is written before the client's content.
     MessageContent(std::unique_ptr<queue::MessageWriter> writer, DataReader reader,
@@ -69,6 +72,8 @@ class MessageContent {
     void write(std::string_view bytes);
     // Date: and Message-ID: lines the message lacks (local submissions only).
     std::string missingHeaders() const;
+    // Writes `piece` with the missing header lines at offset `at`.
+    void insertMissingHeaders(std::string_view piece, size_t at);
     // The content is complete: settles the header section.
     void complete();
 
@@ -78,6 +83,7 @@ class MessageContent {
     HeaderScanner scanner_;
     std::string queueId_;
     std::string scratch_;  // the reader's output for one feed, reused
+    std::string held_;     // local submissions: a header line not complete yet
     bool finished_ = false;
     bool writeFailed_ = false;
     bool lastByteWasNewline_ = true;

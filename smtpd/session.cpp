@@ -245,6 +245,8 @@ void Session::closeWith(const SmtpReply& reply) {
 void Session::closeNow(const char* why) {
     if (state_ == SessionState::Closed) return;
     if (why) log::info("%s after %s from %s", why, lastCommandName(), client().c_str());
+    if (state_ == SessionState::Data || state_ == SessionState::Chunk)
+        counters_.record(currentVerb_, false);  // the content never ended
     setState(SessionState::Closed);
     if (delayTimer_) evtimer_del(delayTimer_.get());
     bev_.reset();  // closes the connection

@@ -182,6 +182,7 @@ class Session {
 
     std::optional<Transaction> transaction_;
     std::unique_ptr<MessageContent> content_;
+    uint64_t chunkSize_ = 0;
     uint64_t chunkRemaining_ = 0;
     bool chunkLast_ = false;
     std::optional<SmtpReply> chunkRefusal_;  // the chunk is read and dropped, then this

@@ -62,6 +62,7 @@ void Session::onData(const CommandLine& line) {
 }
 
 void Session::onBdat(const SmtpCommand& command) {
+    chunkSize_ = command.chunkSize;
     chunkRemaining_ = command.chunkSize;
     chunkLast_ = command.lastChunk;
     // Whatever the verdict, the chunk's bytes are read (and maybe dropped) before it.
@@ -199,7 +200,7 @@ void Session::chunkDone() {
         return;
     }
     if (!chunkLast_) {
-        answer(makeReply(250, "2.0.0", "Ok: " + std::to_string(content_->stats().size) + " bytes"));
+        answer(makeReply(250, "2.0.0", "Ok: " + std::to_string(chunkSize_) + " bytes"));
         return;
     }
     content_->finishChunks();
