@@ -9,8 +9,9 @@ namespace postern::smtpd {
 
 namespace {
 
-// qmgr never writes to smtpd: anything it sends closes the channel as malformed.
-constexpr size_t kMaxInboundFrame = 64;
+// Bounds what smtpd sends and takes; qmgr never writes to smtpd: anything it sends
+// closes the channel as malformed.
+constexpr size_t kMaxFrame = 4096;
 // Notices waiting to be written beyond this are dropped: qmgr is not reading.
 constexpr size_t kMaxPendingOutput = 1024 * 1024;
 constexpr std::chrono::seconds kRetryDelay{1};
@@ -35,7 +36,7 @@ bool QmgrNotifier::ensureConnected() {
     }
     ipc::ChannelOptions options;
     options.peer = "qmgr";
-    options.rules = {kMaxInboundFrame,
+    options.rules = {kMaxFrame,
                      {{qmgr_protocol::kNotifyProtocol, qmgr_protocol::kNotifyVersion}}};
     auto channel = ipc::Channel::open(
         base_, std::move(fd.value()), std::move(options), [](ipc::Message&&) {},
