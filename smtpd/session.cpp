@@ -27,8 +27,11 @@ Session::Session(SessionServices& services, UniqueFd fd, ClientOrigin origin, Wo
       origin_(std::move(origin)),
       work_(std::move(work)),
       ticket_(std::move(ticket)) {
-    bev_.reset(bufferevent_socket_new(services_.base, fd.get(), BEV_OPT_CLOSE_ON_FREE));
-    if (bev_) fd.release();  // the bufferevent closes it now
+    // The socket stays ours, not the bufferevent's: STARTTLS swaps the bufferevent on it,
+    // and a peer must see EOF as soon as the session closes (libevent would close a
+    // CLOSE_ON_FREE socket only on the loop's next turn).
+    fd_ = std::move(fd);
+    bev_.reset(bufferevent_socket_new(services_.base, fd_.get(), 0));
 }
 
 Session::~Session() = default;
@@ -249,7 +252,9 @@ void Session::closeNow(const char* why) {
         counters_.record(currentVerb_, false);  // the content never ended
     setState(SessionState::Closed);
     if (delayTimer_) evtimer_del(delayTimer_.get());
-    bev_.reset();  // closes the connection
+    bev_.reset();
+    ssl_.reset();
+    fd_.reset();  // the client sees EOF now
     ticket_.release();
     logDisconnect();
     // A message whose end the client sent but whose commit is still running is kept: the
@@ -305,6 +310,10 @@ void Session::armTimeouts() {
 void Session::onWritten() {
     if (state_ == SessionState::Closing) {
         closeNow(nullptr);
+        return;
+    }
+    if (state_ == SessionState::Handshake && !ssl_) {
+        beginHandshake();  // the 220 to STARTTLS is out
         return;
     }
     // Replies drained: a session paused for them reads again.

@@ -1,7 +1,8 @@
 // session.h: one SMTP session of smtpd, from the greeting to the disconnect line. A state
-// machine (session_state.h) driven by one dispatcher, drive(), over a bufferevent (plain,
-// then a TLS filter after STARTTLS); every state change goes through setState(), which
-// checks the transition. The transaction (MAIL, RCPT, content) is the session's data.
+// machine (session_state.h) driven by one dispatcher, drive(), over a bufferevent (a plain
+// one, then an OpenSSL one on the same socket after STARTTLS); every state change goes
+// through setState(), which checks the transition. The transaction (MAIL, RCPT, content)
+// is the session's data.
 //
 //   session.cpp           I/O, the dispatcher, replies, error limits, closing
 //   session_commands.cpp  HELO EHLO MAIL RCPT RSET NOOP VRFY HELP QUIT and the checks before
@@ -154,6 +155,7 @@ class Session {
 
     // ---- session_tls.cpp ----
     void onStarttls();
+    void beginHandshake();
     void onHandshakeDone();
     void onHandshakeFailed();
 
@@ -161,6 +163,9 @@ class Session {
     ClientOrigin origin_;
     WorkGuard work_;
     ClientCounter::Ticket ticket_;
+    // Freed in reverse order: the bufferevent, then the SSL it uses, then the socket.
+    UniqueFd fd_;
+    SslPtr ssl_;  // after STARTTLS
     BufferEventPtr bev_;
     EventPtr delayTimer_;  // made when first needed
     SessionState state_ = SessionState::Commands;

@@ -1,7 +1,8 @@
-// session_tls.cpp: STARTTLS. After "220 2.0.0 Ready to start TLS" every byte the client
-// sent in plaintext is thrown away (CVE-2011-0411: commands injected behind STARTTLS must
-// not run as if sent over TLS), a TLS filter bufferevent takes over the plain one, and once
-// the handshake is done the session starts afresh: no HELO, no transaction.
+// session_tls.cpp: STARTTLS. Once "220 2.0.0 Ready to start TLS" is out, the plain
+// bufferevent goes, and with it every byte the client sent in plaintext (CVE-2011-0411:
+// commands injected behind STARTTLS must never run as if sent over TLS); an OpenSSL
+// bufferevent takes the same socket; after the handshake the session starts afresh: no
+// HELO, no transaction.
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 
@@ -20,41 +21,39 @@ void Session::onStarttls() {
         answer(makeReply(554, "5.5.1", "Error: TLS already active"));
         return;
     }
+    answer(makeReply(220, "2.0.0", "Ready to start TLS"));
+    // Nothing more is read in plaintext; onWritten() begins the handshake once the 220 left.
+    setState(SessionState::Handshake);
+    setReading(false);
+}
+
+void Session::beginHandshake() {
     SslPtr ssl(SSL_new(services_.tls));
     if (!ssl) {
         log::warning("cannot start TLS for %s: %s", client().c_str(), tls::errorText().c_str());
-        answer(makeReply(454, "4.7.0", "TLS not available due to local problem"));
-        return;
-    }
-    // Idle sessions give their 34 KiB of TLS record buffers back.
-    SSL_set_mode(ssl.get(), SSL_MODE_RELEASE_BUFFERS);
-    answer(makeReply(220, "2.0.0", "Ready to start TLS"));
-    evbuffer_drain(input(), evbuffer_get_length(input()));
-    // The plain bufferevent keeps writing the 220; the filter's bytes follow it.
-    bufferevent* filter = bufferevent_openssl_filter_new(services_.base, bev_.get(), ssl.get(),
-                                                         BUFFEREVENT_SSL_ACCEPTING,
-                                                         BEV_OPT_CLOSE_ON_FREE);
-    if (!filter) {
-        // Only out of memory. Whether libevent freed the plain bufferevent then is not
-        // said: leak it rather than risk freeing it twice.
-        log::warning("cannot start TLS for %s: no filter", client().c_str());
-        (void)bev_.release();
         closeNow(nullptr);
         return;
     }
-    ssl.release();      // the filter frees it
-    (void)bev_.release();  // and the plain bufferevent, with the socket
-    bev_.reset(filter);
-    bufferevent_openssl_set_allow_dirty_shutdown(filter, 1);
-    bufferevent_setcb(filter, &Session::readCallback, &Session::writeCallback,
+    // Idle sessions give their TLS record buffers (some 34 KiB) back.
+    SSL_set_mode(ssl.get(), SSL_MODE_RELEASE_BUFFERS);
+    bev_.reset();  // with it goes whatever plaintext was read behind STARTTLS
+    bev_.reset(bufferevent_openssl_socket_new(services_.base, fd_.get(), ssl.get(),
+                                              BUFFEREVENT_SSL_ACCEPTING, 0));
+    if (!bev_) {
+        log::warning("cannot start TLS for %s: no bufferevent", client().c_str());
+        closeNow(nullptr);
+        return;
+    }
+    ssl_ = std::move(ssl);  // without BEV_OPT_CLOSE_ON_FREE the SSL stays ours
+    bufferevent_openssl_set_allow_dirty_shutdown(bev_.get(), 1);
+    bufferevent_setcb(bev_.get(), &Session::readCallback, &Session::writeCallback,
                       &Session::eventCallback, this);
     armTimeouts();
-    bufferevent_enable(filter, EV_READ | EV_WRITE);
-    setState(SessionState::Handshake);
+    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
 }
 
 void Session::onHandshakeDone() {
-    SSL* ssl = bufferevent_openssl_get_ssl(bev_.get());
+    SSL* ssl = ssl_.get();
     tlsActive_ = true;
     tlsSummary_ = tls::protocolAndCipher(ssl);
     log::info("%s", tls::serverConnectionLine(ssl, origin_.hostname, origin_.address).c_str());
@@ -73,14 +72,16 @@ void Session::onHandshakeDone() {
 
 void Session::onHandshakeFailed() {
     std::string reason;
-    while (unsigned long code = bufferevent_get_openssl_error(bev_.get())) {
+    while (unsigned long code = bev_ ? bufferevent_get_openssl_error(bev_.get()) : 0) {
         char text[256];
         ERR_error_string_n(code, text, sizeof text);
         if (!reason.empty()) reason += "; ";
         reason += text;
     }
-    if (reason.empty()) reason = "lost connection";
-    log::info("SSL_accept error from %s: %s", client().c_str(), reason.c_str());
+    if (ssl_) {
+        log::info("SSL_accept error from %s: %s", client().c_str(),
+                  reason.empty() ? "lost connection" : reason.c_str());
+    }
     closeNow("lost connection");
 }
 

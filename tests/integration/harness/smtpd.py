@@ -117,6 +117,12 @@ class StandaloneSmtpd:
     def has_log(self, pattern, offset=0):
         return scan_log(self.log_path, pattern, offset) is not None
 
+    def log_lines(self, offset=0):
+        """The log's lines from byte offset on."""
+        with open(self.log_path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode("utf-8", "replace").splitlines()
+
 
 class RawSmtp:
     """A byte-exact SMTP client on a socket (TCP, or a UNIX socket path)."""
