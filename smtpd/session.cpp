@@ -37,22 +37,26 @@ Session::Session(SessionServices& services, UniqueFd fd, ClientOrigin origin, Wo
 Session::~Session() = default;
 
 void Session::start() {
+    if (!connect()) return;
+    const Config& config = *services_.config;
+    sendNow("220 " + config.myhostname + " " + config.smtpd.banner + "\r\n");
+}
+
+void Session::refuse(const SmtpReply& refusal) {
+    if (connect()) closeWith(refusal);
+}
+
+bool Session::connect() {
     log::info("connect from %s", client().c_str());
     if (!bev_) {
         closeNow("cannot make a bufferevent");
-        return;
+        return false;
     }
     bufferevent_setcb(bev_.get(), &Session::readCallback, &Session::writeCallback,
                       &Session::eventCallback, this);
     armTimeouts();
-    const Config& config = *services_.config;
-    sendNow("220 " + config.myhostname + " " + config.smtpd.banner + "\r\n");
     bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
-}
-
-void Session::refuse(const SmtpReply& refusal) {
-    start();
-    if (state_ == SessionState::Commands) closeWith(refusal);
+    return true;
 }
 
 void Session::drain() {
@@ -252,14 +256,15 @@ void Session::closeNow(const char* why) {
         counters_.record(currentVerb_, false);  // the content never ended
     setState(SessionState::Closed);
     if (delayTimer_) evtimer_del(delayTimer_.get());
+    // An unfinished message goes (its temporary file with it) before the client can see
+    // the connection close. One whose end came and whose commit runs is kept: the commit
+    // finishes, and the message is queued even though nobody hears the 250.
+    if (!commitPending_) content_.reset();
     bev_.reset();
     ssl_.reset();
     fd_.reset();  // the client sees EOF now
     ticket_.release();
     logDisconnect();
-    // A message whose end the client sent but whose commit is still running is kept: the
-    // commit finishes, and the message is queued even though nobody hears the 250.
-    if (!commitPending_) content_.reset();
     finishIfDone();
 }
 

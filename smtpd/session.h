@@ -96,6 +96,7 @@ class Session {
     };
 
     // ---- session.cpp: the machine, I/O, replies ----
+    bool connect();
     void setState(SessionState next);
     void drive();
     void continueLater();

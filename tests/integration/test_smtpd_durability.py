@@ -1,0 +1,145 @@
+"""test_smtpd_durability.py: what smtpd acknowledged is on disk and nothing else is. A
+kill -9 right after a 250 leaves that message whole in incoming/; a client that goes away
+before the end of data leaves nothing behind; 1,000 sessions open at once on one smtpd
+process are all served (and cost little memory each).
+"""
+import os
+import signal
+import socket
+import threading
+
+from harness import make_message
+from harness.queuefile import QueueFileError
+from harness.smtpd import RawSmtp, SmtpdTestCase, queued_id, split_received
+
+
+def _rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _recv_reply(sock):
+    """One whole SMTP reply from a blocking socket."""
+    data = b""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return data
+        data += chunk
+        lines = data.split(b"\r\n")
+        if len(lines) > 1 and len(lines[-2]) >= 4 and lines[-2][3:4] == b" ":
+            return data
+
+
+class KillTest(SmtpdTestCase):
+    def test_kill_9_right_after_250_leaves_the_messages_whole(self):
+        smtpd = self.start_smtpd()
+        acknowledged, data = {}, {}
+        lock = threading.Lock()
+        first = threading.Event()
+
+        def client(n):
+            body = make_message(subject=f"message {n}", body_size=20000 + n * 997)
+            try:
+                with RawSmtp(smtpd.port) as c:
+                    c.expect("220")
+                    c.expect("250", "EHLO killer.test")
+                    while not first.is_set():
+                        c.expect("250", "MAIL FROM:<a@sender.test>")
+                        c.expect("250", "RCPT TO:<x@relay.test>")
+                        c.expect("354", "DATA")
+                        c.send(body + b".\r\n")
+                        reply = c.reply()
+                        if reply.startswith("250"):
+                            if n == 0:
+                                os.kill(smtpd.pid, signal.SIGKILL)  # right after the 250
+                                first.set()
+                            with lock:
+                                acknowledged[queued_id(reply)] = body
+            except (OSError, AssertionError):
+                pass  # the server died under us: expected
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        smtpd.process.wait(10)
+        self.assertTrue(acknowledged)
+        for qid, body in acknowledged.items():
+            message = smtpd.read(qid)  # raises QueueFileError when not whole
+            self.assertEqual(split_received(message.content)[1], body)
+        # Whatever else is in incoming/ is either complete or a temporary file.
+        for name in smtpd.queue_names():
+            if not name.startswith(".tmp-"):
+                try:
+                    smtpd.read(name)
+                except QueueFileError as e:
+                    self.fail(f"{name}: {e}")
+
+    def test_a_client_leaving_before_the_end_leaves_nothing(self):
+        smtpd = self.start_smtpd()
+        offset = smtpd.log_offset()
+        for stage in ("data", "bdat"):
+            with RawSmtp(smtpd.port) as c:
+                c.expect("220")
+                c.expect("250", "EHLO leaver.test")
+                c.expect("250", "MAIL FROM:<a@sender.test>")
+                c.expect("250", "RCPT TO:<x@relay.test>")
+                if stage == "data":
+                    c.expect("354", "DATA")
+                    c.send(b"Subject: half\r\n\r\n" + b"x" * 200000)
+                else:
+                    c.send(b"BDAT 100\r\n" + b"y" * 100)
+                    c.expect("250")
+                    c.send(b"BDAT 500000 LAST\r\n" + b"z" * 1000)
+        smtpd.wait_log(r"lost connection after DATA from unknown\[127\.0\.0\.1\]", offset)
+        smtpd.wait_log(r"lost connection after BDAT from unknown\[127\.0\.0\.1\]", offset)
+        self.wait_for(lambda: smtpd.queue_names() == [], 5, "an empty incoming/")
+
+
+class ThousandSessionsTest(SmtpdTestCase):
+    SESSIONS = 1000
+
+    def test_thousand_sessions_at_once_are_all_served(self):
+        smtpd = self.start_smtpd()
+        rss_before = _rss_kib(smtpd.pid)
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks])
+        for _ in range(self.SESSIONS):
+            sock = socket.create_connection(("127.0.0.1", smtpd.port), timeout=30)
+            socks.append(sock)
+        for sock in socks:
+            self.assertTrue(_recv_reply(sock).startswith(b"220 "))
+        rss_idle = _rss_kib(smtpd.pid)
+        per_session = (rss_idle - rss_before) * 1024 / self.SESSIONS
+        print(f"\n    {self.SESSIONS} idle sessions: {per_session:.0f} bytes of RSS each")
+        self.assertLess(per_session, 16 * 1024)
+        for sock in socks:
+            sock.sendall(b"EHLO many.test\r\n")
+        for sock in socks:
+            self.assertTrue(_recv_reply(sock).startswith(b"250-"))
+        for n, sock in enumerate(socks):
+            sock.sendall(b"MAIL FROM:<s%d@sender.test>\r\nRCPT TO:<x@relay.test>\r\nDATA\r\n" % n)
+        for sock in socks:
+            replies = b""
+            while replies.count(b"\r\n") < 3:
+                replies += sock.recv(4096)
+            self.assertTrue(replies.startswith(b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 "), replies)
+        for n, sock in enumerate(socks):
+            sock.sendall(b"Subject: %d\r\n\r\nhello\r\n.\r\nQUIT\r\n" % n)
+        ids = set()
+        for sock in socks:
+            replies = b""
+            while b"221 " not in replies:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                replies += chunk
+            self.assertIn(b"250 2.0.0 Ok: queued as ", replies)
+            ids.add(queued_id(replies.decode()))
+        self.assertEqual(len(ids), self.SESSIONS)
+        self.assertEqual(set(smtpd.queued_ids()), ids)
