@@ -246,6 +246,7 @@ void Session::onCommitted(Status outcome) {
         finishIfDone();  // the client left after its end of data; the message is queued
         return;
     }
+    if (state_ == SessionState::Closing) return;  // a timeout ended the session meanwhile
     setState(SessionState::Commands);
     answer(reply);
     if (state_ == SessionState::Commands) becameIdle();
