@@ -5,7 +5,6 @@ process are all served (and cost little memory each).
 """
 import os
 import signal
-import socket
 import threading
 
 from harness import make_message
@@ -21,23 +20,10 @@ def _rss_kib(pid):
     return 0
 
 
-def _recv_reply(sock):
-    """One whole SMTP reply from a blocking socket."""
-    data = b""
-    while True:
-        chunk = sock.recv(4096)
-        if not chunk:
-            return data
-        data += chunk
-        lines = data.split(b"\r\n")
-        if len(lines) > 1 and len(lines[-2]) >= 4 and lines[-2][3:4] == b" ":
-            return data
-
-
 class KillTest(SmtpdTestCase):
     def test_kill_9_right_after_250_leaves_the_messages_whole(self):
         smtpd = self.start_smtpd()
-        acknowledged, data = {}, {}
+        acknowledged = {}
         lock = threading.Lock()
         first = threading.Event()
 
@@ -107,39 +93,30 @@ class ThousandSessionsTest(SmtpdTestCase):
     def test_thousand_sessions_at_once_are_all_served(self):
         smtpd = self.start_smtpd()
         rss_before = _rss_kib(smtpd.pid)
-        socks = []
-        self.addCleanup(lambda: [s.close() for s in socks])
+        clients = []
+        self.addCleanup(lambda: [c.close() for c in clients])
         for _ in range(self.SESSIONS):
-            sock = socket.create_connection(("127.0.0.1", smtpd.port), timeout=30)
-            socks.append(sock)
-        for sock in socks:
-            self.assertTrue(_recv_reply(sock).startswith(b"220 "))
-        rss_idle = _rss_kib(smtpd.pid)
-        per_session = (rss_idle - rss_before) * 1024 / self.SESSIONS
+            clients.append(RawSmtp(smtpd.port, timeout=30))
+        for c in clients:
+            c.expect("220")
+        per_session = (_rss_kib(smtpd.pid) - rss_before) * 1024 / self.SESSIONS
         print(f"\n    {self.SESSIONS} idle sessions: {per_session:.0f} bytes of RSS each")
         self.assertLess(per_session, 16 * 1024)
-        for sock in socks:
-            sock.sendall(b"EHLO many.test\r\n")
-        for sock in socks:
-            self.assertTrue(_recv_reply(sock).startswith(b"250-"))
-        for n, sock in enumerate(socks):
-            sock.sendall(b"MAIL FROM:<s%d@sender.test>\r\nRCPT TO:<x@relay.test>\r\nDATA\r\n" % n)
-        for sock in socks:
-            replies = b""
-            while replies.count(b"\r\n") < 3:
-                replies += sock.recv(4096)
-            self.assertTrue(replies.startswith(b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 "), replies)
-        for n, sock in enumerate(socks):
-            sock.sendall(b"Subject: %d\r\n\r\nhello\r\n.\r\nQUIT\r\n" % n)
+        # Each step goes to every session before any reply is read: all are open at once.
+        for c in clients:
+            c.send("EHLO many.test\r\n")
+        for c in clients:
+            c.expect("250")
+        for n, c in enumerate(clients):
+            c.send(f"MAIL FROM:<s{n}@sender.test>\r\nRCPT TO:<x@relay.test>\r\nDATA\r\n")
+        for c in clients:
+            for code in ("250", "250", "354"):
+                c.expect(code)
+        for n, c in enumerate(clients):
+            c.send(f"Subject: {n}\r\n\r\nhello\r\n.\r\nQUIT\r\n")
         ids = set()
-        for sock in socks:
-            replies = b""
-            while b"221 " not in replies:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                replies += chunk
-            self.assertIn(b"250 2.0.0 Ok: queued as ", replies)
-            ids.add(queued_id(replies.decode()))
+        for c in clients:
+            ids.add(queued_id(c.expect("250", None)))
+            c.expect("221")
         self.assertEqual(len(ids), self.SESSIONS)
         self.assertEqual(set(smtpd.queued_ids()), ids)
