@@ -75,11 +75,14 @@ std::string receivedHeader(const ReceivedInfo& info) {
         header += "by " + info.myhostname + " (postern, from userid " + std::to_string(info.uid) +
                   ")\r\n\tid " + info.queueId;
     } else {
+        // An address literal as RFC 5321 4.1.3 writes it: [192.0.2.1], [IPv6:2001:db8::1].
+        bool ipv6 = info.clientAddress.find(':') != std::string::npos;
+        std::string literal = "[" + std::string(ipv6 ? "IPv6:" : "") + info.clientAddress + "]";
         header += "from ";
         if (!info.heloName.empty()) {
-            header += info.heloName + " (" + info.clientHost + " [" + info.clientAddress + "])";
+            header += info.heloName + " (" + info.clientHost + " " + literal + ")";
         } else {
-            header += info.clientHost + " [" + info.clientAddress + "]";
+            header += info.clientHost + " " + literal;
         }
         if (!info.tls.empty()) header += "\r\n\t(using " + info.tls + ")";
         header += "\r\n\tby " + info.myhostname + " (postern) with " + info.protocol + " id " +

@@ -9,8 +9,8 @@ import socket
 import struct
 import threading
 
-from harness import make_message, new_message_id, smtp_send
-from harness.smtpd import RawSmtp, SmtpdTestCase, queued_id, split_received
+from harness import free_port, make_message, new_message_id, smtp_send
+from harness.smtpd import RawSmtp, SmtpdTestCase, StandaloneSmtpd, queued_id, split_received
 
 
 class PlainMailTest(SmtpdTestCase):
@@ -129,6 +129,39 @@ class PlainMailTest(SmtpdTestCase):
         self.assertEqual((message.ret, message.envid), ("HDRS", "env+id"))
         self.assertEqual(message.recipients[0].notify, 1 | 4)
         self.assertEqual(message.recipients[0].orcpt, "rfc822;orig+x@relay.test")
+
+
+class ListenerAndCommandTest(SmtpdTestCase):
+    def test_ipv4_and_ipv6_listeners(self):
+        smtpd = StandaloneSmtpd(self.registry)
+        port6 = free_port()
+        smtpd.config["smtpd"]["listen"].append(f"[::1]:{port6}")
+        smtpd.start()
+        result = smtp_send(port6, host="::1", rcpt_to=["x@relay.test"])
+        self.assertTrue(result.ok, result)
+        self.assertTrue(smtp_send(smtpd.port, rcpt_to=["y@relay.test"]).ok)
+        message = smtpd.read(result.queue_id)
+        self.assertEqual(message.client_address, "::1")
+        self.assertTrue(message.content.startswith(b"Received: from client.test (unknown [IPv6:::1])\r\n"))
+        smtpd.wait_log(r"connect from unknown\[::1\]$")
+
+    def test_the_other_commands(self):
+        smtpd = self.start_smtpd()
+        with RawSmtp(smtpd.port) as c:
+            self.assertEqual(c.reply(), "220 mx.postern.test ESMTP postern\r\n")
+            self.assertEqual(c.command("HELO old.test"), "250 mx.postern.test\r\n")
+            self.assertEqual(c.command("NOOP"), "250 2.0.0 Ok\r\n")
+            self.assertEqual(c.command("VRFY someone"), "252 2.0.0 someone\r\n")
+            self.assertReply(c.command("HELP"), "214 2.0.0 ")
+            c.expect("250", "MAIL FROM:<a@sender.test>")
+            self.assertEqual(c.command("RSET"), "250 2.0.0 Ok\r\n")
+            self.assertEqual(c.command("RCPT TO:<x@relay.test>"), "503 5.5.1 Error: need MAIL command\r\n")
+            self.assertEqual(c.command("STARTTLS"), "502 5.5.1 Error: command not implemented\r\n")
+            self.assertEqual(c.command("XYZZY"), "502 5.5.2 Error: command not recognized\r\n")
+            self.assertEqual(c.command("QUIT"), "221 2.0.0 Bye\r\n")
+            self.assertTrue(c.closed())
+        smtpd.wait_log(r"disconnect from unknown\[127\.0\.0\.1\] helo=1 starttls=0/1 mail=1 rcpt=0/1 rset=1 "
+                       r"noop=1 vrfy=1 help=1 quit=1 unknown=0/1 commands=7/10$")
 
 
 class RelayTest(SmtpdTestCase):

@@ -58,7 +58,7 @@ TEST(SmtpdHeaders, ReceivedWithoutHeloTlsOrSingleRecipient) {
     info.clientAddress = "2001:db8::1";
     info.protocol = "SMTP";
     std::string header = receivedHeader(info);
-    CHECK_TRUE(header.starts_with("Received: from unknown [2001:db8::1]\r\n\tby mx.example "
+    CHECK_TRUE(header.starts_with("Received: from unknown [IPv6:2001:db8::1]\r\n\tby mx.example "
                                   "(postern) with SMTP id ID; "));
 }
 
