@@ -60,6 +60,11 @@ SessionDriver::~SessionDriver() {
 }
 
 void SessionDriver::open(const std::string& address, bool trusted, bool local) {
+    create(address, trusted, local);
+    session_->start();
+}
+
+void SessionDriver::create(const std::string& address, bool trusted, bool local) {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
         std::abort();
@@ -74,7 +79,6 @@ void SessionDriver::open(const std::string& address, bool trusted, bool local) {
     }
     session_ = std::make_unique<Session>(services_, UniqueFd(fds[0]), origin, WorkGuard(),
                                          ClientCounter::Ticket());
-    session_->start();
 }
 
 void SessionDriver::send(const std::string& bytes) {

@@ -325,6 +325,14 @@ TEST(SmtpdSession, LocalSubmission) {
     CHECK_TRUE(content.ends_with(">\r\n\r\nbody\r\n"));
 }
 
+TEST(SmtpdSession, ARefusedSessionHearsOnlyTheRefusal) {
+    driver.create();
+    driver.session()->refuse(makeReply(421, "4.7.0", "mx.test Error: too many connections"));
+    STRCMP_EQUAL("421 4.7.0 mx.test Error: too many connections\r\n", driver.reply().c_str());
+    CHECK_TRUE(driver.closedByServer());
+    CHECK_TRUE(driver.finished);
+}
+
 TEST(SmtpdSession, DrainClosesAnIdleSession) {
     driver.open();
     driver.reply();
