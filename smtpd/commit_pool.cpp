@@ -40,10 +40,24 @@ CommitPool::~CommitPool() {
     // Jobs never started are dropped here: their writers discard the temporary files.
 }
 
+void CommitPool::open(queue::Envelope envelope, std::vector<queue::Recipient> recipients,
+                      OpenCallback done) {
+    auto job = std::make_unique<Job>();
+    job->opening = true;
+    job->envelope = std::move(envelope);
+    job->recipients = std::move(recipients);
+    job->opened = std::move(done);
+    enqueue(std::move(job));
+}
+
 void CommitPool::submit(std::unique_ptr<queue::MessageWriter> writer, Callback done) {
     auto job = std::make_unique<Job>();
     job->writer = std::move(writer);
     job->done = std::move(done);
+    enqueue(std::move(job));
+}
+
+void CommitPool::enqueue(std::unique_ptr<Job> job) {
     ++pending_;
     {
         std::lock_guard lock(mutex_);
@@ -59,22 +73,34 @@ void CommitPool::workerLoop() {
         if (stopping_) return;
         std::unique_ptr<Job> job = std::move(queued_.front());
         queued_.pop_front();
-        lock.unlock();
+        runJob(std::move(job), lock);
+    }
+}
+
+void CommitPool::runJob(std::unique_ptr<Job> job, std::unique_lock<std::mutex>& lock) {
+    lock.unlock();
+    if (job->opening) {
+        auto made = store_.createMessage(job->envelope, job->recipients);
+        if (made) {
+            job->writer = std::move(made.value());
+        } else {
+            job->outcome = made.failure();
+        }
+    } else {
         // The file's own fsync runs here, in parallel with the other workers' fsyncs.
         job->outcome = job->writer->writeAndSync();
         if (job->outcome) job->outcome = job->writer->publish();
-        lock.lock();
-        if (job->outcome) {
-            awaitingSync_.push_back(std::move(job));
-            synced_.notify_one();
-        } else {
-            std::vector<std::unique_ptr<Job>> failed;
-            failed.push_back(std::move(job));
-            lock.unlock();
-            complete(std::move(failed));
-            lock.lock();
-        }
     }
+    if (!job->opening && job->outcome) {
+        lock.lock();
+        awaitingSync_.push_back(std::move(job));
+        synced_.notify_one();
+        return;
+    }
+    std::vector<std::unique_ptr<Job>> finished;
+    finished.push_back(std::move(job));
+    complete(std::move(finished));
+    lock.lock();
 }
 
 void CommitPool::syncerLoop() {
@@ -122,8 +148,16 @@ void CommitPool::deliverCompletions() {
     }
     for (auto& job : done) {
         --pending_;
-        job->writer.reset();
         // A callback may destroy a session, never the pool (the server owns both).
+        if (job->opening) {
+            if (job->writer) {
+                job->opened(std::move(job->writer));
+            } else {
+                job->opened(job->outcome.failure());
+            }
+            continue;
+        }
+        job->writer.reset();
         job->done(std::move(job->outcome));
     }
 }

@@ -1,14 +1,16 @@
-// commit_pool.h: makes accepted messages durable without stalling the event loop. Worker
-// threads run each writer's writeAndSync() (END record, fsync) and publish() (rename into
-// incoming/), many at once, so the file system commits their fsyncs together; one syncer
-// thread then fsyncs incoming/ ONCE for every rename that finished before that fsync began
-// (group commit). Each outcome comes back to the loop thread through an eventfd, where the
-// submitter's callback runs; only then may smtpd answer 250.
+// commit_pool.h: the queue file work smtpd keeps off its event loop. Worker threads create
+// each new message's temporary file (the file system may take its time finding an inode,
+// and incoming/ is locked against the renames), and commit finished ones: writeAndSync()
+// (END record, fsync) and publish() (rename into incoming/), many at once, so the file
+// system commits their fsyncs together; one syncer thread then fsyncs incoming/ ONCE for
+// every rename that finished before that fsync began (group commit). Each outcome comes
+// back to the loop thread through an eventfd, where the submitter's callback runs; only
+// then may smtpd answer 354 (file created) or 250 (durably queued).
 //
-// The loop thread calls submit() and gets callbacks; the threads touch no libevent object
-// but the eventfd (a plain write). Destroying the pool finishes the commits in progress,
-// drops those not started (their writers discard their temporary files) and calls no more
-// callbacks.
+// The loop thread calls open() and submit() and gets callbacks; the threads touch no
+// libevent object but the eventfd (a plain write). Destroying the pool finishes the work
+// in progress, drops what was not started (writers discard their temporary files) and
+// calls no more callbacks.
 #pragma once
 
 #include <condition_variable>
@@ -31,6 +33,8 @@ class CommitPool {
   public:
     // Called on the loop thread with the outcome: success means durably queued.
     using Callback = std::function<void(Status)>;
+    // Called on the loop thread with the writer of a new queue file, or why there is none.
+    using OpenCallback = std::function<void(Result<std::unique_ptr<queue::MessageWriter>>)>;
 
     // A pool of `threads` workers (at least 1) committing into `store`'s incoming/,
     // reporting on `base`.
@@ -40,17 +44,29 @@ class CommitPool {
     CommitPool(const CommitPool&) = delete;
     CommitPool& operator=(const CommitPool&) = delete;
 
+    // Creates the queue file of a new message (store.createMessage); `done` runs later on
+    // the loop with its writer.
+    void open(queue::Envelope envelope, std::vector<queue::Recipient> recipients,
+              OpenCallback done);
     // Commits `writer` (complete content, not yet synced); `done` runs later on the loop.
     void submit(std::unique_ptr<queue::MessageWriter> writer, Callback done);
-    // Commits submitted and not yet reported.
+    // Opens and commits submitted and not yet reported.
     size_t pending() const { return pending_; }
 
   private:
     struct Job {
-        std::unique_ptr<queue::MessageWriter> writer;
-        Callback done;
+        bool opening = false;
+        queue::Envelope envelope;                  // opening
+        std::vector<queue::Recipient> recipients;  // opening
+        std::unique_ptr<queue::MessageWriter> writer;  // committing; opening: the result
         Status outcome;
+        OpenCallback opened;
+        Callback done;
     };
+
+    void enqueue(std::unique_ptr<Job> job);
+    // On a worker: one job, then where it goes next (the syncer, or back to the loop).
+    void runJob(std::unique_ptr<Job> job, std::unique_lock<std::mutex>& lock);
 
     CommitPool(event_base* base, queue::QueueStore& store);
     void workerLoop();

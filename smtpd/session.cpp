@@ -12,6 +12,8 @@ namespace {
 constexpr int kCommandsPerWakeup = 32;
 // State changes handled per wake-up (command, content, command, ...).
 constexpr int kRoundsPerWakeup = 8;
+// Input buffered while the session waits for something else.
+constexpr size_t kMaxBufferedInput = 256 * 1024;
 // Replies a client has not read yet: beyond this, stop reading its commands.
 constexpr size_t kMaxPendingOutput = 64 * 1024;
 // The shortest command line limit, whatever line_length_limit says (RFC 5321 4.5.3.1.4).
@@ -101,12 +103,13 @@ void Session::drive() {
                 readChunk();
                 break;
             case SessionState::Delaying:
+            case SessionState::Opening:
             case SessionState::Committing:
             case SessionState::Handshake:
             case SessionState::Closing:
             case SessionState::Closed:
             case SessionState::Count:
-                return;  // waiting for a timer, a commit, the handshake or the last write
+                return;  // waiting for a timer, the pool, the handshake or the last write
         }
         if (state_ == before) return;  // the state waits for more input
     }
@@ -215,8 +218,7 @@ void Session::answer(const SmtpReply& reply) {
         if (!delayTimer_) delayTimer_.reset(evtimer_new(services_.base, &delayCallback, this));
         if (delayTimer_) {
             delayedReply_ = reply.format();
-            setState(SessionState::Delaying);
-            setReading(false);
+            setState(SessionState::Delaying);  // input waits in the buffer meanwhile
             timeval delay = seconds(limits.error_sleep_time);
             evtimer_add(delayTimer_.get(), &delay);
             return;
@@ -252,14 +254,15 @@ void Session::closeWith(const SmtpReply& reply) {
 void Session::closeNow(const char* why) {
     if (state_ == SessionState::Closed) return;
     if (why) log::info("%s after %s from %s", why, lastCommandName(), client().c_str());
-    if (state_ == SessionState::Data || state_ == SessionState::Chunk)
+    if (state_ == SessionState::Opening || state_ == SessionState::Data ||
+        state_ == SessionState::Chunk)
         counters_.record(currentVerb_, false);  // the content never ended
     setState(SessionState::Closed);
     if (delayTimer_) evtimer_del(delayTimer_.get());
     // An unfinished message goes (its temporary file with it) before the client can see
     // the connection close. One whose end came and whose commit runs is kept: the commit
     // finishes, and the message is queued even though nobody hears the 250.
-    if (!commitPending_) content_.reset();
+    if (!poolPending_) content_.reset();
     bev_.reset();
     ssl_.reset();
     fd_.reset();  // the client sees EOF now
@@ -269,7 +272,7 @@ void Session::closeNow(const char* why) {
 }
 
 void Session::finishIfDone() {
-    if (state_ != SessionState::Closed || commitPending_ || finishedCalled_) return;
+    if (state_ != SessionState::Closed || poolPending_ || finishedCalled_) return;
     finishedCalled_ = true;
     work_.release();
     if (services_.finished) services_.finished(*this);
@@ -299,7 +302,7 @@ bool Session::outputBacklogged() const {
 }
 
 void Session::setReading(bool on) {
-    if (!bev_) return;
+    if (!bev_ || bool(bufferevent_get_enabled(bev_.get()) & EV_READ) == on) return;
     if (on) {
         bufferevent_enable(bev_.get(), EV_READ);
     } else {
@@ -310,6 +313,9 @@ void Session::setReading(bool on) {
 void Session::armTimeouts() {
     timeval timeout = seconds(services_.config->smtpd.timeout);
     bufferevent_set_timeouts(bev_.get(), &timeout, &timeout);
+    // While the session waits (an open, a commit, a delay), input collects in the buffer,
+    // up to this much; then libevent stops reading until the session takes some.
+    bufferevent_setwatermark(bev_.get(), EV_READ, 0, kMaxBufferedInput);
 }
 
 void Session::onWritten() {

@@ -144,7 +144,8 @@ class Session {
     // ---- session_data.cpp ----
     void onData(const CommandLine& line);
     void onBdat(const SmtpCommand& command);
-    std::optional<SmtpReply> beginContent(DataReader reader);
+    void openQueueFile(DataReader reader);
+    void onQueueFileOpened(Result<std::unique_ptr<queue::MessageWriter>> writer);
     DataOptions dataOptions() const;
     queue::Envelope envelope() const;
     std::string receivedLine(const std::string& queueId) const;
@@ -178,7 +179,7 @@ class Session {
     bool tlsActive_ = false;
     bool draining_ = false;
     bool skippingLongLine_ = false;
-    bool commitPending_ = false;
+    bool poolPending_ = false;  // an open or a commit will call back: keep the object
     bool finishedCalled_ = false;
     int errors_ = 0;
     std::string helo_;
@@ -188,6 +189,7 @@ class Session {
 
     std::optional<Transaction> transaction_;
     std::unique_ptr<MessageContent> content_;
+    std::optional<DataReader> openingReader_;  // while Opening
     uint64_t chunkSize_ = 0;
     uint64_t chunkRemaining_ = 0;
     bool chunkLast_ = false;

@@ -50,15 +50,12 @@ void Session::onData(const CommandLine& line) {
         refusal = makeReply(503, "5.5.1", "Error: DATA after BDAT");
     } else if (transaction_->recipients.empty()) {
         refusal = makeReply(503, "5.5.1", "Error: need RCPT command");
-    } else {
-        refusal = beginContent(DataReader::forData(dataOptions(), line.crlf));
     }
     if (refusal) {
         answer(*refusal);
         return;
     }
-    answer(makeReply(354, "", "End data with <CR><LF>.<CR><LF>"));
-    setState(SessionState::Data);
+    openQueueFile(DataReader::forData(dataOptions(), line.crlf));  // then 354
 }
 
 void Session::onBdat(const SmtpCommand& command) {
@@ -71,11 +68,13 @@ void Session::onBdat(const SmtpCommand& command) {
         refusal = makeReply(503, "5.5.1", "Error: need MAIL command");
     } else if (!refusal && transaction_->recipients.empty()) {
         refusal = makeReply(503, "5.5.1", "Error: need RCPT command");
-    } else if (!refusal && !content_) {
-        refusal = beginContent(DataReader::forBdat(dataOptions()));
     }
-    if (!refusal) transaction_->bdatStarted = true;
     chunkRefusal_ = std::move(refusal);
+    if (!chunkRefusal_) transaction_->bdatStarted = true;
+    if (!chunkRefusal_ && !content_) {
+        openQueueFile(DataReader::forBdat(dataOptions()));  // then the chunk
+        return;
+    }
     setState(SessionState::Chunk);
 }
 
@@ -91,12 +90,38 @@ DataOptions Session::dataOptions() const {
     return options;
 }
 
-// Creates the queue file for the transaction; the refusal when that fails.
-std::optional<SmtpReply> Session::beginContent(DataReader reader) {
-    auto writer = services_.store->createMessage(envelope(), transaction_->recipients);
+// Asks the pool for the transaction's queue file; input waits meanwhile (Opening).
+void Session::openQueueFile(DataReader reader) {
+    openingReader_.emplace(std::move(reader));
+    poolPending_ = true;
+    setState(SessionState::Opening);
+    services_.commits->open(envelope(), transaction_->recipients,
+                            [this](Result<std::unique_ptr<queue::MessageWriter>> writer) {
+                                onQueueFileOpened(std::move(writer));
+                            });
+}
+
+void Session::onQueueFileOpened(Result<std::unique_ptr<queue::MessageWriter>> writer) {
+    poolPending_ = false;
+    DataReader reader = std::move(*openingReader_);
+    openingReader_.reset();
+    if (state_ != SessionState::Opening) {
+        finishIfDone();  // the client went away meanwhile; the writer drops its file
+        return;
+    }
+    const bool bdat = currentVerb_ == Verb::bdat;
     if (!writer) {
         log::warning("cannot create a queue file: %s", writer.error().c_str());
-        return makeReply(451, "4.3.0", "Error: queue file write error");
+        SmtpReply refusal = makeReply(451, "4.3.0", "Error: queue file write error");
+        if (bdat) {
+            chunkRefusal_ = refusal;  // the chunk still has to be read
+            setState(SessionState::Chunk);
+        } else {
+            setState(SessionState::Commands);
+            answer(refusal);
+        }
+        drive();
+        return;
     }
     const std::string id = writer.value()->id();
     log::info("%s: client=%s", id.c_str(), client().c_str());
@@ -111,7 +136,9 @@ std::optional<SmtpReply> Session::beginContent(DataReader reader) {
     policy.arrival = time(nullptr);
     content_ = std::make_unique<MessageContent>(std::move(writer.value()), std::move(reader),
                                                 std::move(policy), receivedLine(id));
-    return std::nullopt;
+    if (!bdat) answer(makeReply(354, "", "End data with <CR><LF>.<CR><LF>"));
+    setState(bdat ? SessionState::Chunk : SessionState::Data);
+    drive();
 }
 
 queue::Envelope Session::envelope() const {
@@ -221,15 +248,14 @@ void Session::endOfMessage() {
     }
     std::string messageId = content_->messageId();
     log::info("%s: message-id=%s", id.c_str(), messageId.empty() ? "<>" : messageId.c_str());
-    setState(SessionState::Committing);
-    setReading(false);
-    commitPending_ = true;
+    setState(SessionState::Committing);  // input waits in the buffer meanwhile
+    poolPending_ = true;
     services_.commits->submit(content_->takeWriter(),
                               [this](Status outcome) { onCommitted(std::move(outcome)); });
 }
 
 void Session::onCommitted(Status outcome) {
-    commitPending_ = false;
+    poolPending_ = false;
     const std::string id = content_->queueId();
     SmtpReply reply;
     if (outcome) {

@@ -16,18 +16,18 @@ constexpr uint16_t bit(SessionState state) { return uint16_t(1u << int(state)); 
 constexpr uint16_t kEnding = bit(SessionState::Closing) | bit(SessionState::Closed);
 constexpr std::array<uint16_t, kStates> kLegal = {
     // Commands
-    bit(SessionState::Delaying) | bit(SessionState::Data) | bit(SessionState::Chunk) |
+    bit(SessionState::Delaying) | bit(SessionState::Opening) | bit(SessionState::Chunk) |
         bit(SessionState::Committing) | bit(SessionState::Handshake) | kEnding,
     // Delaying
     bit(SessionState::Commands) | kEnding,
+    // Opening: to Commands when no queue file could be made
+    bit(SessionState::Data) | bit(SessionState::Chunk) | bit(SessionState::Commands) | kEnding,
     // Data: to Commands when the message is refused at its end
-    bit(SessionState::Committing) | bit(SessionState::Commands) | bit(SessionState::Delaying) |
-        kEnding,
+    bit(SessionState::Committing) | bit(SessionState::Commands) | kEnding,
     // Chunk
-    bit(SessionState::Commands) | bit(SessionState::Committing) | bit(SessionState::Delaying) |
-        kEnding,
+    bit(SessionState::Commands) | kEnding,
     // Committing
-    bit(SessionState::Commands) | bit(SessionState::Delaying) | kEnding,
+    bit(SessionState::Commands) | kEnding,
     // Handshake
     bit(SessionState::Commands) | bit(SessionState::Closed),
     // Closing
@@ -37,7 +37,8 @@ constexpr std::array<uint16_t, kStates> kLegal = {
 };
 
 constexpr std::array<const char*, kStates> kNames = {
-    "commands", "delaying", "data", "chunk", "committing", "handshake", "closing", "closed",
+    "commands", "delaying", "opening", "data",   "chunk",
+    "committing", "handshake", "closing", "closed",
 };
 
 }  // namespace

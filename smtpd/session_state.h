@@ -10,7 +10,8 @@ namespace postern::smtpd {
 
 enum class SessionState : uint8_t {
     Commands,    // reading and answering command lines
-    Delaying,    // an error reply waits out smtpd.error_sleep_time; input is not read
+    Delaying,    // an error reply waits out smtpd.error_sleep_time; input waits
+    Opening,     // DATA or the first BDAT: the queue file is being created; input waits
     Data,        // reading DATA content up to CR LF . CR LF
     Chunk,       // reading the bytes of a BDAT chunk
     Committing,  // the message is with the commit pool; input waits

@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 
-from harness import make_message
+from harness import make_message, smtp_send
 from harness.queuefile import QueueFileError
 from harness.smtpd import RawSmtp, SmtpdTestCase, queued_id, split_received
 
@@ -85,6 +85,27 @@ class KillTest(SmtpdTestCase):
         smtpd.wait_log(r"lost connection after DATA from unknown\[127\.0\.0\.1\]", offset)
         smtpd.wait_log(r"lost connection after BDAT from unknown\[127\.0\.0\.1\]", offset)
         self.wait_for(lambda: smtpd.queue_names() == [], 5, "an empty incoming/")
+
+
+class QueueTroubleTest(SmtpdTestCase):
+    def test_a_queue_file_that_cannot_be_made_is_a_temporary_error(self):
+        smtpd = self.start_smtpd()
+        incoming = os.path.join(smtpd.queue_directory, "incoming")
+        os.rename(incoming, incoming + ".away")  # nobody can create files there now
+        try:
+            with RawSmtp(smtpd.port) as c:
+                c.expect("220")
+                c.expect("250", "EHLO trouble.test")
+                c.expect("250", "MAIL FROM:<a@sender.test>")
+                c.expect("250", "RCPT TO:<x@relay.test>")
+                self.assertEqual(c.command("DATA"), "451 4.3.0 Error: queue file write error\r\n")
+                c.send(b"BDAT 5 LAST\r\nhello")  # the chunk is read, then refused
+                self.assertEqual(c.reply(), "451 4.3.0 Error: queue file write error\r\n")
+                c.expect("250", "NOOP")
+        finally:
+            os.rename(incoming + ".away", incoming)
+        smtpd.wait_log(r"warning: cannot create a queue file: ")
+        self.assertTrue(smtp_send(smtpd.port, rcpt_to=["x@relay.test"]).ok)
 
 
 class ThousandSessionsTest(SmtpdTestCase):

@@ -68,6 +68,48 @@ TEST(SmtpdCommitPool, ManyCommitsLandOnDisk) {
         CHECK_TRUE(store.open(queue::QueueName::Incoming, id, queue::Access::ReadOnly).ok());
 }
 
+TEST(SmtpdCommitPool, OpensQueueFilesOnAWorker) {
+    queue::MemoryQueueStore store;
+    auto pool = CommitPool::start(base.get(), store, 2);
+    CHECK_TRUE(pool.ok());
+    queue::Envelope envelope;
+    envelope.client.hostname = "unknown";
+    envelope.client.address = "192.0.2.1";
+    std::unique_ptr<queue::MessageWriter> writer;
+    const std::thread::id loopThread = std::this_thread::get_id();
+    bool onLoopThread = false;
+    pool.value()->open(envelope, {{"rcpt@example.com", "", 0}},
+                       [&](Result<std::unique_ptr<queue::MessageWriter>> made) {
+                           CHECK_TRUE(made.ok());
+                           writer = std::move(made.value());
+                           onLoopThread = std::this_thread::get_id() == loopThread;
+                       });
+    CHECK_TRUE(runUntil(base.get(), [&] { return writer != nullptr; }));
+    CHECK_TRUE(onLoopThread);
+    CHECK_TRUE(writer->appendContent("Subject: x\r\n\r\nbody\r\n").ok());
+    std::string id = writer->id();
+    std::optional<Status> committed;
+    pool.value()->submit(std::move(writer), [&](Status outcome) { committed = outcome; });
+    CHECK_TRUE(runUntil(base.get(), [&] { return committed.has_value(); }));
+    CHECK_TRUE(committed->ok());
+    CHECK_TRUE(store.open(queue::QueueName::Incoming, id, queue::Access::ReadOnly).ok());
+}
+
+TEST(SmtpdCommitPool, AFailedOpenReportsItsError) {
+    postern::testing::TempDir dir;
+    queue::FsQueueStore store(dir.path);  // no incoming/: the file cannot be made
+    auto pool = CommitPool::start(base.get(), store, 1);
+    CHECK_TRUE(pool.ok());
+    queue::Envelope envelope;
+    std::optional<std::string> error;
+    pool.value()->open(envelope, {{"rcpt@example.com", "", 0}},
+                       [&](Result<std::unique_ptr<queue::MessageWriter>> made) {
+                           error = made.ok() ? std::string() : made.error();
+                       });
+    CHECK_TRUE(runUntil(base.get(), [&] { return error.has_value(); }));
+    CHECK_FALSE(error->empty());
+}
+
 TEST(SmtpdCommitPool, AFailedCommitReportsItsError) {
     postern::testing::TempDir dir;
     queue::FsQueueStore store(dir.path);

@@ -120,7 +120,10 @@ TEST(SmtpdPolicy, ClientCounterTickets) {
 }
 
 TEST(SmtpdPolicy, StateTransitions) {
-    CHECK_TRUE(isLegalTransition(SessionState::Commands, SessionState::Data));
+    CHECK_TRUE(isLegalTransition(SessionState::Commands, SessionState::Opening));
+    CHECK_TRUE(isLegalTransition(SessionState::Opening, SessionState::Data));
+    CHECK_TRUE(isLegalTransition(SessionState::Opening, SessionState::Chunk));
+    CHECK_FALSE(isLegalTransition(SessionState::Commands, SessionState::Data));
     CHECK_TRUE(isLegalTransition(SessionState::Data, SessionState::Committing));
     CHECK_TRUE(isLegalTransition(SessionState::Committing, SessionState::Commands));
     CHECK_TRUE(isLegalTransition(SessionState::Handshake, SessionState::Commands));
