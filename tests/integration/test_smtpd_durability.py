@@ -87,6 +87,27 @@ class KillTest(SmtpdTestCase):
         self.wait_for(lambda: smtpd.queue_names() == [], 5, "an empty incoming/")
 
 
+class StopTest(SmtpdTestCase):
+    def test_sigterm_lets_the_message_in_progress_finish(self):
+        smtpd = self.start_smtpd()
+        with RawSmtp(smtpd.port) as idle, RawSmtp(smtpd.port) as busy:
+            idle.expect("220")
+            busy.expect("220")
+            busy.expect("250", "EHLO busy.test")
+            busy.expect("250", "MAIL FROM:<a@sender.test>")
+            busy.expect("250", "RCPT TO:<x@relay.test>")
+            os.kill(smtpd.pid, signal.SIGTERM)
+            self.assertEqual(idle.reply(), "421 4.3.2 mx.postern.test Error: service shutting down\r\n")
+            self.assertTrue(idle.closed())
+            busy.expect("354", "DATA")
+            busy.send("Subject: last one\r\n\r\nbody\r\n.\r\n")
+            reply = busy.reply()
+            self.assertReply(reply, "250", "queued as")
+            self.assertEqual(busy.reply(), "421 4.3.2 mx.postern.test Error: service shutting down\r\n")
+        self.assertEqual(smtpd.process.wait(10), 0)
+        self.assertEqual(smtpd.queued_ids(), [queued_id(reply)])
+
+
 class QueueTroubleTest(SmtpdTestCase):
     def test_a_queue_file_that_cannot_be_made_is_a_temporary_error(self):
         smtpd = self.start_smtpd()
