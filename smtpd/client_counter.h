@@ -16,7 +16,8 @@ class ClientCounter {
       public:
         Ticket() = default;
         Ticket(Ticket&& other) noexcept
-            : counter_(std::exchange(other.counter_, nullptr)), address_(std::move(other.address_)) {}
+            : counter_(std::exchange(other.counter_, nullptr)),
+              address_(std::move(other.address_)) {}
         Ticket& operator=(Ticket&& other) noexcept;
         Ticket(const Ticket&) = delete;
         Ticket& operator=(const Ticket&) = delete;

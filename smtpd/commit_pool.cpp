@@ -22,7 +22,8 @@ Result<std::unique_ptr<CommitPool>> CommitPool::start(event_base* base, queue::Q
     if (!pool->wakeEvent_ || event_add(pool->wakeEvent_.get(), nullptr) != 0)
         return fail("cannot watch the commit pool's eventfd");
     if (threads < 1) threads = 1;
-    for (int i = 0; i < threads; ++i) pool->threads_.emplace_back([p = pool.get()] { p->workerLoop(); });
+    for (int i = 0; i < threads; ++i)
+        pool->threads_.emplace_back([p = pool.get()] { p->workerLoop(); });
     pool->threads_.emplace_back([p = pool.get()] { p->syncerLoop(); });
     return pool;
 }

@@ -56,8 +56,8 @@ class CommitPool {
   private:
     struct Job {
         bool opening = false;
-        queue::Envelope envelope;                  // opening
-        std::vector<queue::Recipient> recipients;  // opening
+        queue::Envelope envelope;                      // opening
+        std::vector<queue::Recipient> recipients;      // opening
         std::unique_ptr<queue::MessageWriter> writer;  // committing; opening: the result
         Status outcome;
         OpenCallback opened;

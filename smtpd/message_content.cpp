@@ -103,7 +103,8 @@ std::string MessageContent::missingHeaders() const {
 
 std::string MessageContent::messageId() const {
     if (scanner_.sawMessageId()) return scanner_.messageId();
-    if (policy_.addMissingHeaders) return newMessageId(policy_.arrival, queueId_, policy_.myhostname);
+    if (policy_.addMissingHeaders)
+        return newMessageId(policy_.arrival, queueId_, policy_.myhostname);
     return {};
 }
 
@@ -126,8 +127,8 @@ std::optional<SmtpReply> MessageContent::rejection() const {
 }
 
 std::unique_ptr<queue::MessageWriter> MessageContent::takeWriter() {
-    if (!finished_ || rejection()) log::panic("%s: commit of an unfinished or refused message",
-                                              queueId_.c_str());
+    if (!finished_ || rejection())
+        log::panic("%s: commit of an unfinished or refused message", queueId_.c_str());
     committedSize_ = writer_->contentSize();
     return std::move(writer_);
 }

@@ -22,11 +22,11 @@
 namespace postern::smtpd {
 
 struct ContentPolicy {
-    DataOptions data;              // bare newlines, message_size_limit, line and header limits
-    int hopcountLimit = 50;        // more Received: lines than this: refused
+    DataOptions data;                // bare newlines, message_size_limit, line and header limits
+    int hopcountLimit = 50;          // more Received: lines than this: refused
     bool addMissingHeaders = false;  // local submissions: Date: and Message-ID: when missing
-    std::string myhostname;        // for an added Message-ID:
-    time_t arrival = 0;            // for an added Date: and Message-ID:
+    std::string myhostname;          // for an added Message-ID:
+    time_t arrival = 0;              // for an added Date: and Message-ID:
 };
 
 class MessageContent {

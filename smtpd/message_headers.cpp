@@ -13,7 +13,9 @@ const char* const kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-bool isBlank(char c) { return c == ' ' || c == '\t'; }
+bool isBlank(char c) {
+    return c == ' ' || c == '\t';
+}
 
 std::string_view trimBlanks(std::string_view text) {
     while (!text.empty() && isBlank(text.front())) text.remove_prefix(1);
@@ -53,7 +55,9 @@ std::string rfc5322Date(time_t when) {
     return text;
 }
 
-std::string dateHeader(time_t when) { return "Date: " + rfc5322Date(when) + "\r\n"; }
+std::string dateHeader(time_t when) {
+    return "Date: " + rfc5322Date(when) + "\r\n";
+}
 
 std::string newMessageId(time_t when, std::string_view queueId, std::string_view myhostname) {
     struct tm utc = {};

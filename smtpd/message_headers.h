@@ -25,8 +25,8 @@ struct ReceivedInfo {
     std::string heloName;  // empty when the client sent none
     std::string clientHost;
     std::string clientAddress;
-    std::string protocol;  // "SMTP", "ESMTP", "ESMTPS", "UTF8SMTPS", ...
-    std::string tls;       // "TLSv1.3 with cipher ... (256/256 bits)", empty without TLS
+    std::string protocol;   // "SMTP", "ESMTP", "ESMTPS", "UTF8SMTPS", ...
+    std::string tls;        // "TLSv1.3 with cipher ... (256/256 bits)", empty without TLS
     std::string recipient;  // "for <rcpt>" when the message has exactly one recipient
     // Local submissions: "by HOST (postern, from userid N)".
     bool local = false;
@@ -88,9 +88,9 @@ class HeaderScanner {
 
     bool ended_ = false;
     HeaderEnd end_;
-    uint64_t offset_ = 0;      // bytes fed so far
-    uint64_t lineStart_ = 0;   // stream offset of the current line
-    std::string line_;         // the current line, CR LF excluded, at most kMaxValue bytes
+    uint64_t offset_ = 0;     // bytes fed so far
+    uint64_t lineStart_ = 0;  // stream offset of the current line
+    std::string line_;        // the current line, CR LF excluded, at most kMaxValue bytes
     bool lineTruncated_ = false;
     bool inMessageId_ = false;  // the current logical header is Message-ID:
     bool inField_ = false;      // a header field was seen (continuations belong to it)

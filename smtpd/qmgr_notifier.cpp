@@ -29,15 +29,15 @@ bool QmgrNotifier::ensureConnected() {
     auto fd = sockets::connectUnix(socketPath_);
     if (!fd) {
         retryAfter_ = now + kRetryDelay;
-        if (!warned_) log::info("qmgr is not reachable (%s); new mail waits in incoming/",
-                                fd.error().c_str());
+        if (!warned_)
+            log::info("qmgr is not reachable (%s); new mail waits in incoming/",
+                      fd.error().c_str());
         warned_ = true;
         return false;
     }
     ipc::ChannelOptions options;
     options.peer = "qmgr";
-    options.rules = {kMaxFrame,
-                     {{qmgr_protocol::kNotifyProtocol, qmgr_protocol::kNotifyVersion}}};
+    options.rules = {kMaxFrame, {{qmgr_protocol::kNotifyProtocol, qmgr_protocol::kNotifyVersion}}};
     auto channel = ipc::Channel::open(
         base_, std::move(fd.value()), std::move(options), [](ipc::Message&&) {},
         [this](ipc::CloseReason reason, const std::string& detail) {

@@ -40,7 +40,9 @@ size_t descriptorBudget() {
 
 SmtpServer::SmtpServer() = default;
 
-SmtpServer::~SmtpServer() { closeAll(); }
+SmtpServer::~SmtpServer() {
+    closeAll();
+}
 
 Status SmtpServer::prepare(DaemonContext& context) {
     const Config& config = context.config();
@@ -75,8 +77,8 @@ Status SmtpServer::start(DaemonContext& context) {
     relay_ = std::make_unique<RelayPolicy>(config);
     freeSpace_ = std::make_unique<FreeSpaceCheck>(*store_, uint64_t(config.queue_minfree),
                                                   uint64_t(config.message_size_limit));
-    notifier_ = std::make_unique<QmgrNotifier>(context.base(),
-                                               config.queue_directory + "/private/qmgr");
+    notifier_ =
+        std::make_unique<QmgrNotifier>(context.base(), config.queue_directory + "/private/qmgr");
     auto pool = CommitPool::start(context.base(), *store_, kCommitThreads);
     if (!pool) return pool.failure();
     commits_ = std::move(pool.value());
@@ -139,9 +141,8 @@ void SmtpServer::accept(DaemonContext& context, AcceptedConnection&& connection)
                          count, origin.hostname.c_str(), origin.address.c_str());
         }
     }
-    auto session = std::make_unique<Session>(services_, std::move(connection.fd),
-                                             std::move(origin), context.beginWork(),
-                                             std::move(ticket));
+    auto session = std::make_unique<Session>(services_, std::move(connection.fd), std::move(origin),
+                                             context.beginWork(), std::move(ticket));
     Session* raw = session.get();
     sessions_.emplace(raw, std::move(session));
     applyBackPressure();

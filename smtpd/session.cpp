@@ -19,7 +19,9 @@ constexpr size_t kMaxPendingOutput = 64 * 1024;
 // The shortest command line limit, whatever line_length_limit says (RFC 5321 4.5.3.1.4).
 constexpr size_t kMinCommandLine = 512;
 
-timeval seconds(int count) { return {static_cast<time_t>(count), 0}; }
+timeval seconds(int count) {
+    return {static_cast<time_t>(count), 0};
+}
 
 }  // namespace
 
@@ -80,8 +82,8 @@ void Session::becameIdle() {
 
 void Session::setState(SessionState next) {
     if (!isLegalTransition(state_, next)) {
-        log::panic("session %s: illegal transition %s -> %s", client().c_str(),
-                   stateName(state_), stateName(next));
+        log::panic("session %s: illegal transition %s -> %s", client().c_str(), stateName(state_),
+                   stateName(next));
     }
     state_ = next;
 }
@@ -121,9 +123,13 @@ void Session::continueLater() {
         bufferevent_trigger(bev_.get(), EV_READ, BEV_TRIG_DEFER_CALLBACKS);
 }
 
-evbuffer* Session::input() const { return bufferevent_get_input(bev_.get()); }
+evbuffer* Session::input() const {
+    return bufferevent_get_input(bev_.get());
+}
 
-std::string Session::client() const { return clientName(origin_.hostname, origin_.address); }
+std::string Session::client() const {
+    return clientName(origin_.hostname, origin_.address);
+}
 
 void Session::readCommands() {
     for (int budget = kCommandsPerWakeup; state_ == SessionState::Commands; --budget) {
@@ -209,8 +215,8 @@ void Session::answer(const SmtpReply& reply) {
     if (limits.hard_error_limit > 0 && errors_ >= limits.hard_error_limit) {
         sendNow(reply.format());
         log::info("too many errors after %s from %s", lastCommandName(), client().c_str());
-        closeWith(makeReply(421, "4.7.0",
-                            services_.config->myhostname + " Error: too many errors"));
+        closeWith(
+            makeReply(421, "4.7.0", services_.config->myhostname + " Error: too many errors"));
         return;
     }
     if (errors_ >= limits.soft_error_limit && limits.error_sleep_time > 0 &&
@@ -350,8 +356,8 @@ void Session::onConnectionEvent(short events) {
             return;
         }
         log::info("timeout after %s from %s", lastCommandName(), client().c_str());
-        closeWith(makeReply(421, "4.4.2",
-                            services_.config->myhostname + " Error: timeout exceeded"));
+        closeWith(
+            makeReply(421, "4.4.2", services_.config->myhostname + " Error: timeout exceeded"));
         return;
     }
     if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
@@ -360,9 +366,13 @@ void Session::onConnectionEvent(short events) {
     }
 }
 
-void Session::readCallback(bufferevent*, void* self) { static_cast<Session*>(self)->drive(); }
+void Session::readCallback(bufferevent*, void* self) {
+    static_cast<Session*>(self)->drive();
+}
 
-void Session::writeCallback(bufferevent*, void* self) { static_cast<Session*>(self)->onWritten(); }
+void Session::writeCallback(bufferevent*, void* self) {
+    static_cast<Session*>(self)->onWritten();
+}
 
 void Session::eventCallback(bufferevent*, short events, void* self) {
     static_cast<Session*>(self)->onConnectionEvent(events);

@@ -232,10 +232,12 @@ void Session::resetTransaction() {
     chunkRefusal_.reset();
 }
 
-std::string Session::protocol() const { return ehlo_ ? "ESMTP" : "SMTP"; }
+std::string Session::protocol() const {
+    return ehlo_ ? "ESMTP" : "SMTP";
+}
 
-void Session::logReject(std::string_view stage, const SmtpReply& reply,
-                        std::string_view recipient, std::string_view queueId) {
+void Session::logReject(std::string_view stage, const SmtpReply& reply, std::string_view recipient,
+                        std::string_view queueId) {
     std::string name = client();
     std::string proto = protocol();
     RejectContext context;

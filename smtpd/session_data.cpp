@@ -204,7 +204,8 @@ void Session::readChunk() {
         for (int i = 0; i < count && chunkRemaining_ > 0; ++i) {
             size_t take = size_t(std::min<uint64_t>(vectors[i].iov_len, chunkRemaining_));
             if (!chunkRefusal_) {
-                content_->feed(std::string_view(static_cast<const char*>(vectors[i].iov_base), take));
+                content_->feed(
+                    std::string_view(static_cast<const char*>(vectors[i].iov_base), take));
             }
             chunkRemaining_ -= take;
             used += take;

@@ -8,14 +8,12 @@ namespace postern::smtpd {
 namespace {
 
 // Postfix's order in the disconnect line (its command table), then the rest.
-constexpr Verb kOrder[] = {Verb::helo, Verb::ehlo, Verb::starttls, Verb::mail,
-                           Verb::rcpt, Verb::data, Verb::bdat,     Verb::rset,
-                           Verb::noop, Verb::vrfy, Verb::help,     Verb::quit,
-                           Verb::unknown};
+constexpr Verb kOrder[] = {Verb::helo, Verb::ehlo, Verb::starttls, Verb::mail, Verb::rcpt,
+                           Verb::data, Verb::bdat, Verb::rset,     Verb::noop, Verb::vrfy,
+                           Verb::help, Verb::quit, Verb::unknown};
 
 std::string tally(uint32_t ok, uint32_t total) {
-    return ok == total ? std::to_string(total)
-                       : std::to_string(ok) + "/" + std::to_string(total);
+    return ok == total ? std::to_string(total) : std::to_string(ok) + "/" + std::to_string(total);
 }
 
 }  // namespace

@@ -38,13 +38,13 @@ std::string clientName(std::string_view host, std::string_view address);
 
 // What a reject line says about the session and the transaction.
 struct RejectContext {
-    std::string_view queueId;  // empty: NOQUEUE
-    std::string_view stage;    // "RCPT", "MAIL", "DATA", "END-OF-MESSAGE", ...
-    std::string_view client;   // clientName()
-    const std::string* sender = nullptr;     // from=<>; null: not part of the line
-    std::string_view recipient;              // to=<>; empty: not part of the line
-    std::string_view protocol;               // "ESMTP"
-    std::string_view helo;                   // empty: not part of the line
+    std::string_view queueId;             // empty: NOQUEUE
+    std::string_view stage;               // "RCPT", "MAIL", "DATA", "END-OF-MESSAGE", ...
+    std::string_view client;              // clientName()
+    const std::string* sender = nullptr;  // from=<>; null: not part of the line
+    std::string_view recipient;           // to=<>; empty: not part of the line
+    std::string_view protocol;            // "ESMTP"
+    std::string_view helo;                // empty: not part of the line
 };
 
 // "NOQUEUE: reject: RCPT from host[ip]: 554 5.7.1 ...; from=<a> to=<b> proto=ESMTP helo=<h>"

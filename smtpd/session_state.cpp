@@ -9,7 +9,9 @@ namespace {
 
 constexpr int kStates = int(SessionState::Count);
 
-constexpr uint16_t bit(SessionState state) { return uint16_t(1u << int(state)); }
+constexpr uint16_t bit(SessionState state) {
+    return uint16_t(1u << int(state));
+}
 
 // For each state, the states it may move to. Every live state may end in Closing (a last
 // reply) or Closed (the client went away, an I/O error, a shutdown).
@@ -37,7 +39,7 @@ constexpr std::array<uint16_t, kStates> kLegal = {
 };
 
 constexpr std::array<const char*, kStates> kNames = {
-    "commands", "delaying", "opening", "data",   "chunk",
+    "commands",   "delaying",  "opening", "data",   "chunk",
     "committing", "handshake", "closing", "closed",
 };
 

@@ -1,8 +1,6 @@
 // smtpd_commit_pool_test.cpp: unit tests for smtpd/commit_pool.h on a real event loop:
 // many commits at once all land in incoming/ on disk and report success on the loop
 // thread; a failing commit reports its error; destroying the pool with work queued is safe.
-#include "smtpd/commit_pool.h"
-
 #include <dirent.h>
 
 #include <set>
@@ -12,6 +10,7 @@
 
 #include "queue_fs_store.h"
 #include "queue_memory_store.h"
+#include "smtpd/commit_pool.h"
 #include "test_support.h"
 
 // CppUTest last: its operator new macros break standard headers included after it.
@@ -23,7 +22,8 @@ using postern::testing::runUntil;
 
 namespace {
 
-std::unique_ptr<queue::MessageWriter> newMessage(queue::QueueStore& store, const std::string& body) {
+std::unique_ptr<queue::MessageWriter> newMessage(queue::QueueStore& store,
+                                                 const std::string& body) {
     queue::Envelope envelope;
     envelope.client.hostname = "unknown";
     envelope.client.address = "192.0.2.1";

@@ -2,12 +2,11 @@
 // DATA and BDAT content reaches the queue file exactly (Received: first), smuggling
 // sequences never end a message, local submissions get Date: and Message-ID:, and the
 // limits refuse at the end (size, bare newlines under reject, header size, hops).
-#include "smtpd/message_content.h"
-
 #include <memory>
 #include <string>
 
 #include "queue_memory_store.h"
+#include "smtpd/message_content.h"
 
 // CppUTest last: its operator new macros break standard headers included after it.
 #include <CppUTest/TestHarness.h>
@@ -41,8 +40,8 @@ struct ContentFixture {
         CHECK_FALSE(content.rejection().has_value());
         auto writer = content.takeWriter();
         CHECK_TRUE(writer->commit().ok());
-        auto handle = store.open(queue::QueueName::Incoming, content.queueId(),
-                                 queue::Access::ReadOnly);
+        auto handle =
+            store.open(queue::QueueName::Incoming, content.queueId(), queue::Access::ReadOnly);
         CHECK_TRUE(handle.ok());
         auto bytes = handle.value()->readContent(0, 1 << 20);
         CHECK_TRUE(bytes.ok());
@@ -76,8 +75,8 @@ TEST(SmtpdContent, SmugglingSequencesDoNotEndTheMessage) {
     for (const char* sequence : sequences) {
         ContentFixture local;
         auto content = local.beginData();
-        std::string wire = std::string("Subject: x\r\n\r\nfirst") + sequence +
-                           "MAIL FROM:<evil@example>\r\n";
+        std::string wire =
+            std::string("Subject: x\r\n\r\nfirst") + sequence + "MAIL FROM:<evil@example>\r\n";
         LONGS_EQUAL(wire.size(), content->feed(wire));
         CHECK_FALSE(content->finished());
         content->feed("\r\n.\r\n");
@@ -116,9 +115,10 @@ TEST(SmtpdContent, LocalSubmissionKeepsItsOwnHeaders) {
     auto content = fixture.beginData();
     content->feed("Date: yesterday\r\nMessage-ID: <mine@example>\r\n\r\nbody\r\n.\r\n");
     std::string stored = fixture.commitAndRead(*content);
-    STRCMP_EQUAL((std::string(kPrefix) +
-                  "Date: yesterday\r\nMessage-ID: <mine@example>\r\n\r\nbody\r\n").c_str(),
-                 stored.c_str());
+    STRCMP_EQUAL(
+        (std::string(kPrefix) + "Date: yesterday\r\nMessage-ID: <mine@example>\r\n\r\nbody\r\n")
+            .c_str(),
+        stored.c_str());
     STRCMP_EQUAL("<mine@example>", content->messageId().c_str());
 }
 

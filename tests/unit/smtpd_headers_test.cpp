@@ -1,9 +1,9 @@
 // smtpd_headers_test.cpp: unit tests for smtpd/message_headers.h: the Received:, Date: and
 // Message-ID: lines, and the header scanner fed whole and split at every byte.
-#include "smtpd/message_headers.h"
-
 #include <string>
 #include <vector>
+
+#include "smtpd/message_headers.h"
 
 // CppUTest last: its operator new macros break standard headers included after it.
 #include <CppUTest/TestHarness.h>
@@ -58,8 +58,9 @@ TEST(SmtpdHeaders, ReceivedWithoutHeloTlsOrSingleRecipient) {
     info.clientAddress = "2001:db8::1";
     info.protocol = "SMTP";
     std::string header = receivedHeader(info);
-    CHECK_TRUE(header.starts_with("Received: from unknown [IPv6:2001:db8::1]\r\n\tby mx.example "
-                                  "(postern) with SMTP id ID; "));
+    CHECK_TRUE(
+        header.starts_with("Received: from unknown [IPv6:2001:db8::1]\r\n\tby mx.example "
+                           "(postern) with SMTP id ID; "));
 }
 
 TEST(SmtpdHeaders, ReceivedForALocalSubmission) {
@@ -69,7 +70,8 @@ TEST(SmtpdHeaders, ReceivedForALocalSubmission) {
     info.local = true;
     info.uid = 1000;
     std::string header = receivedHeader(info);
-    CHECK_TRUE(header.starts_with("Received: by mx.example (postern, from userid 1000)\r\n\tid ID; "));
+    CHECK_TRUE(
+        header.starts_with("Received: by mx.example (postern, from userid 1000)\r\n\tid ID; "));
 }
 
 TEST(SmtpdHeaders, DateIsRfc5322) {

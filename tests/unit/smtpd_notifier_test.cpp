@@ -1,8 +1,6 @@
 // smtpd_notifier_test.cpp: unit tests for smtpd/qmgr_notifier.h: notices reach a listening
 // "qmgr" as qmgr-notify frames over one connection; with nobody listening they are dropped
 // without a connect attempt per message; a qmgr that went away is reconnected lazily.
-#include "smtpd/qmgr_notifier.h"
-
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -11,6 +9,7 @@
 
 #include "ipc.h"
 #include "qmgr_protocol.h"
+#include "smtpd/qmgr_notifier.h"
 #include "sockets.h"
 #include "test_support.h"
 
@@ -43,11 +42,17 @@ void readNotices(int fd, std::string& buffered, std::vector<std::string>& ids) {
 TEST_GROUP(SmtpdNotifier) {
     // Writing to a qmgr that went away must be an error, not a death (the daemons ignore
     // SIGPIPE from the start; the test binary does it here).
-    void setup() override { signal(SIGPIPE, SIG_IGN); }
-    void teardown() override { signal(SIGPIPE, SIG_DFL); }
+    void setup() override {
+        signal(SIGPIPE, SIG_IGN);
+    }
+    void teardown() override {
+        signal(SIGPIPE, SIG_DFL);
+    }
     EventBasePtr base{event_base_new()};
     postern::testing::TempDir dir;
-    std::string path() const { return dir.path + "/qmgr"; }
+    std::string path() const {
+        return dir.path + "/qmgr";
+    }
 };
 
 TEST(SmtpdNotifier, NoticesReachQmgrOverOneConnection) {
@@ -90,7 +95,8 @@ TEST(SmtpdNotifier, ReconnectsAfterQmgrWentAway) {
         CHECK_TRUE(first.valid());
     }  // qmgr closes the connection
     // The channel sees the EOF on the loop; the next notice opens a new connection.
-    runUntil(base.get(), [] { return false; }, std::chrono::milliseconds(50));
+    runUntil(
+        base.get(), [] { return false; }, std::chrono::milliseconds(50));
     CHECK_TRUE(notifier.notify("08DxhjkM3601qw002"));
     UniqueFd second = sockets::acceptConnection(listener.value().get(), nullptr);
     CHECK_TRUE(second.valid());

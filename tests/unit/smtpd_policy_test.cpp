@@ -1,12 +1,11 @@
 // smtpd_policy_test.cpp: unit tests for smtpd/policy.h (relay control, message limits,
 // the free space check), smtpd/client_counter.h and smtpd/session_state.h.
-#include "smtpd/policy.h"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include "queue_memory_store.h"
 #include "smtpd/client_counter.h"
+#include "smtpd/policy.h"
 #include "smtpd/session_log.h"
 #include "smtpd/session_state.h"
 
@@ -154,8 +153,8 @@ TEST(SmtpdPolicy, RejectLine) {
     context.recipient = "x@y";
     context.protocol = "ESMTP";
     context.helo = "h";
-    STRCMP_EQUAL("NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 554 5.7.1 <x@y>: Relay access "
-                 "denied; from=<a@b> to=<x@y> proto=ESMTP helo=<h>",
-                 rejectLine(context, makeReply(554, "5.7.1", "<x@y>: Relay access denied"))
-                     .c_str());
+    STRCMP_EQUAL(
+        "NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 554 5.7.1 <x@y>: Relay access "
+        "denied; from=<a@b> to=<x@y> proto=ESMTP helo=<h>",
+        rejectLine(context, makeReply(554, "5.7.1", "<x@y>: Relay access denied")).c_str());
 }

@@ -66,8 +66,7 @@ void SessionDriver::open(const std::string& address, bool trusted, bool local) {
 
 void SessionDriver::create(const std::string& address, bool trusted, bool local) {
     int fds[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
-        std::abort();
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) std::abort();
     client_.reset(fds[1]);
     ClientOrigin origin;
     origin.address = address;
@@ -142,7 +141,8 @@ bool SessionDriver::closedByServer(int timeoutMs) {
 }
 
 void SessionDriver::spin(int ms) {
-    postern::testing::runUntil(base_.get(), [] { return false; }, std::chrono::milliseconds(ms));
+    postern::testing::runUntil(
+        base_.get(), [] { return false; }, std::chrono::milliseconds(ms));
 }
 
 std::vector<std::string> SessionDriver::incoming() {

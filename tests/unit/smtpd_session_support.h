@@ -31,8 +31,7 @@ class SessionDriver {
     // Starts a session for a client at `address` (local: a public/submit client).
     void open(const std::string& address = "192.0.2.1", bool trusted = false, bool local = false);
     // Makes the session without starting it (the test calls start() or refuse()).
-    void create(const std::string& address = "192.0.2.1", bool trusted = false,
-                bool local = false);
+    void create(const std::string& address = "192.0.2.1", bool trusted = false, bool local = false);
     // Writes raw bytes as the client.
     void send(const std::string& bytes);
     // The next complete reply ("250-a\r\n250 b\r\n"), running the loop up to a deadline;

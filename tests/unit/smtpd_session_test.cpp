@@ -49,8 +49,9 @@ TEST(SmtpdSession, GreetsAndOffersTheExtensions) {
     CHECK_TRUE(driver.closedByServer());
     CHECK_TRUE(driver.finished);
     CHECK_TRUE(driver.logs.contains("connect from unknown[192.0.2.1]"));
-    CHECK_TRUE(driver.logs.contains("disconnect from unknown[192.0.2.1] helo=1 ehlo=1 "
-                                    "starttls=0/1 noop=1 vrfy=1 help=1 quit=1 commands=6/7"));
+    CHECK_TRUE(
+        driver.logs.contains("disconnect from unknown[192.0.2.1] helo=1 ehlo=1 "
+                             "starttls=0/1 noop=1 vrfy=1 help=1 quit=1 commands=6/7"));
 }
 
 TEST(SmtpdSession, AMessageIsQueuedWithItsEnvelope) {
@@ -76,9 +77,10 @@ TEST(SmtpdSession, AMessageIsQueuedWithItsEnvelope) {
     STRCMP_EQUAL("192.0.2.1", message->envelope.client.address.c_str());
     CHECK(message->envelope.client.protocol == queue::ClientProtocol::Esmtp);
     std::string content = driver.content(id);
-    CHECK_TRUE(startsWith(content, "Received: from client.test (unknown [192.0.2.1])\r\n"
-                                   "\tby mx.test (postern) with ESMTP id " + id +
-                                   "\r\n\tfor <b@relay.test>; "));
+    CHECK_TRUE(startsWith(content,
+                          "Received: from client.test (unknown [192.0.2.1])\r\n"
+                          "\tby mx.test (postern) with ESMTP id " +
+                              id + "\r\n\tfor <b@relay.test>; "));
     CHECK_TRUE(content.ends_with("\r\nSubject: hello\r\n\r\n.dot\r\nbody\r\n"));
     STRCMP_EQUAL("250 2.0.0 Ok\r\n", driver.command("RSET").c_str());
 }
@@ -92,7 +94,8 @@ TEST(SmtpdSession, RelayControl) {
                  driver.command("RCPT TO:<x@elsewhere.test>").c_str());
     STRCMP_EQUAL("250 2.1.5 Ok\r\n", driver.command("RCPT TO:<x@RELAY.test>").c_str());
     // A bare local part gets @myorigin and is judged by that domain.
-    CHECK_TRUE(startsWith(driver.command("RCPT TO:<postmaster>"), "554 5.7.1 <postmaster@mx.test>"));
+    CHECK_TRUE(
+        startsWith(driver.command("RCPT TO:<postmaster>"), "554 5.7.1 <postmaster@mx.test>"));
     CHECK_TRUE(driver.logs.contains(
         "NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 554 5.7.1 <x@elsewhere.test>: Relay "
         "access denied; from=<a@sender.test> to=<x@elsewhere.test> proto=ESMTP "
@@ -109,20 +112,25 @@ TEST(SmtpdSession, SequenceErrors) {
     driver.open();
     driver.reply();
     driver.command("EHLO client.test");
-    STRCMP_EQUAL("503 5.5.1 Error: need MAIL command\r\n", driver.command("RCPT TO:<b@relay.test>").c_str());
+    STRCMP_EQUAL("503 5.5.1 Error: need MAIL command\r\n",
+                 driver.command("RCPT TO:<b@relay.test>").c_str());
     STRCMP_EQUAL("503 5.5.1 Error: need MAIL command\r\n", driver.command("DATA").c_str());
     driver.command("MAIL FROM:<>");
-    STRCMP_EQUAL("503 5.5.1 Error: nested MAIL command\r\n", driver.command("MAIL FROM:<>").c_str());
+    STRCMP_EQUAL("503 5.5.1 Error: nested MAIL command\r\n",
+                 driver.command("MAIL FROM:<>").c_str());
     STRCMP_EQUAL("503 5.5.1 Error: need RCPT command\r\n", driver.command("DATA").c_str());
     STRCMP_EQUAL("502 5.5.2 Error: command not recognized\r\n", driver.command("WHAT").c_str());
-    STRCMP_EQUAL("501 5.5.4 Syntax: MAIL FROM:<address>\r\n", driver.command("MAIL TO:<x>").c_str());
+    STRCMP_EQUAL("501 5.5.4 Syntax: MAIL FROM:<address>\r\n",
+                 driver.command("MAIL TO:<x>").c_str());
 }
 
 TEST(SmtpdSession, PipelinedGroupIsAnswered) {
     driver.open();
     driver.reply();
     driver.command("EHLO client.test");
-    driver.send("MAIL FROM:<a@sender.test>\r\nRCPT TO:<b@relay.test>\r\nRCPT TO:<c@relay.test>\r\nDATA\r\n");
+    driver.send(
+        "MAIL FROM:<a@sender.test>\r\nRCPT TO:<b@relay.test>\r\nRCPT "
+        "TO:<c@relay.test>\r\nDATA\r\n");
     STRCMP_EQUAL("250 2.1.0 Ok\r\n", driver.reply().c_str());
     STRCMP_EQUAL("250 2.1.5 Ok\r\n", driver.reply().c_str());
     STRCMP_EQUAL("250 2.1.5 Ok\r\n", driver.reply().c_str());
@@ -157,8 +165,9 @@ TEST(SmtpdSession, SmugglingCannotEndTheMessageEarly) {
     driver.reply();
     CHECK_TRUE(driver.beginTransaction());
     driver.command("DATA");
-    driver.send("Subject: x\r\n\r\nfirst\n.\nMAIL FROM:<evil@x>\nRCPT TO:<b@relay.test>\nDATA\n"
-                "smuggled\n.\r\nQUIT\r\n");
+    driver.send(
+        "Subject: x\r\n\r\nfirst\n.\nMAIL FROM:<evil@x>\nRCPT TO:<b@relay.test>\nDATA\n"
+        "smuggled\n.\r\nQUIT\r\n");
     // Nothing ended the message yet: no reply.
     STRCMP_EQUAL("", driver.reply(200).c_str());
     driver.send("\r\n.\r\n");
@@ -319,7 +328,8 @@ TEST(SmtpdSession, LocalSubmission) {
     driver.send("Subject: local\r\n\r\nbody\r\n.\r\n");
     std::string id = queuedId(driver.reply());
     std::string content = driver.content(id);
-    CHECK_TRUE(startsWith(content, "Received: by mx.test (postern, from userid 1000)\r\n\tid " + id));
+    CHECK_TRUE(
+        startsWith(content, "Received: by mx.test (postern, from userid 1000)\r\n\tid " + id));
     CHECK_TRUE(content.find("\r\nSubject: local\r\nDate: ") != std::string::npos);
     CHECK_TRUE(content.find("\r\nMessage-ID: <") != std::string::npos);
     CHECK_TRUE(content.ends_with(">\r\n\r\nbody\r\n"));
