@@ -94,15 +94,16 @@ void Session::setState(SessionState next) {
 void Session::drive() {
     for (int round = 0; round < kRoundsPerWakeup; ++round) {
         SessionState before = state_;
+        bool starved = false;  // the state needs input that is not there
         switch (state_) {
             case SessionState::Commands:
-                readCommands();
+                starved = readCommands();
                 break;
             case SessionState::Data:
-                readData();
+                starved = readData();
                 break;
             case SessionState::Chunk:
-                readChunk();
+                starved = readChunk();
                 break;
             case SessionState::Delaying:
             case SessionState::Opening:
@@ -113,7 +114,10 @@ void Session::drive() {
             case SessionState::Count:
                 return;  // waiting for a timer, the pool, the handshake or the last write
         }
-        if (state_ == before) return;  // the state waits for more input
+        if (state_ != before) continue;
+        // A client that finished sending has had everything it sent answered.
+        if (starved && inputEnded_) closeNow("lost connection");
+        return;
     }
     continueLater();
 }
@@ -131,20 +135,21 @@ std::string Session::client() const {
     return clientName(origin_.hostname, origin_.address);
 }
 
-void Session::readCommands() {
+bool Session::readCommands() {
     for (int budget = kCommandsPerWakeup; state_ == SessionState::Commands; --budget) {
         if (outputBacklogged()) {
             setReading(false);  // onWritten() resumes once the client read its replies
-            return;
+            return false;
         }
         if (budget == 0) {
             continueLater();  // fairness: let other sessions run, then come back
-            return;
+            return false;
         }
         std::optional<CommandLine> line = takeLine();
-        if (!line) return;
+        if (!line) return true;
         handleLine(*line);
     }
+    return false;
 }
 
 std::optional<Session::CommandLine> Session::takeLine() {
@@ -308,7 +313,8 @@ bool Session::outputBacklogged() const {
 }
 
 void Session::setReading(bool on) {
-    if (!bev_ || bool(bufferevent_get_enabled(bev_.get()) & EV_READ) == on) return;
+    if (!bev_ || (on && inputEnded_)) return;
+    if (bool(bufferevent_get_enabled(bev_.get()) & EV_READ) == on) return;
     if (on) {
         bufferevent_enable(bev_.get(), EV_READ);
     } else {
@@ -360,9 +366,15 @@ void Session::onConnectionEvent(short events) {
             makeReply(421, "4.4.2", services_.config->myhostname + " Error: timeout exceeded"));
         return;
     }
-    if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-        bool quietly = state_ == SessionState::Closing;
-        closeNow(quietly ? nullptr : "lost connection");
+    if ((events & BEV_EVENT_ERROR) || state_ == SessionState::Closing) {
+        closeNow(state_ == SessionState::Closing ? nullptr : "lost connection");
+        return;
+    }
+    if (events & BEV_EVENT_EOF) {
+        // The client may have only shut its sending side down: what it sent before is
+        // still answered; drive() closes when it needs more.
+        inputEnded_ = true;
+        drive();
     }
 }
 

@@ -101,7 +101,8 @@ class Session {
     void drive();
     void continueLater();
     void becameIdle();
-    void readCommands();
+    // The readers return true when they stopped for want of input.
+    bool readCommands();
     std::optional<CommandLine> takeLine();
     void handleLine(const CommandLine& line);
     void answer(const SmtpReply& reply);
@@ -149,8 +150,8 @@ class Session {
     DataOptions dataOptions() const;
     queue::Envelope envelope() const;
     std::string receivedLine(const std::string& queueId) const;
-    void readData();
-    void readChunk();
+    bool readData();
+    bool readChunk();
     void chunkDone();
     void endOfMessage();
     void onCommitted(Status outcome);
@@ -179,6 +180,7 @@ class Session {
     bool tlsActive_ = false;
     bool draining_ = false;
     bool skippingLongLine_ = false;
+    bool inputEnded_ = false;   // the client shut its sending side (EOF)
     bool poolPending_ = false;  // an open or a commit will call back: keep the object
     bool finishedCalled_ = false;
     int errors_ = 0;

@@ -172,9 +172,10 @@ std::string Session::receivedLine(const std::string& queueId) const {
     return receivedHeader(info);
 }
 
-void Session::readData() {
+bool Session::readData() {
     evbuffer* in = input();
-    while (state_ == SessionState::Data && evbuffer_get_length(in) > 0) {
+    while (state_ == SessionState::Data) {
+        if (evbuffer_get_length(in) == 0) return true;
         evbuffer_iovec vectors[kPeekVectors];
         int count = std::min(evbuffer_peek(in, -1, nullptr, vectors, kPeekVectors), kPeekVectors);
         size_t used = 0;
@@ -188,16 +189,17 @@ void Session::readData() {
         evbuffer_drain(in, used);
         if (ended) endOfMessage();
     }
+    return false;
 }
 
-void Session::readChunk() {
+bool Session::readChunk() {
     evbuffer* in = input();
     while (state_ == SessionState::Chunk) {
         if (chunkRemaining_ == 0) {
             chunkDone();
-            return;
+            return false;
         }
-        if (evbuffer_get_length(in) == 0) return;
+        if (evbuffer_get_length(in) == 0) return true;
         evbuffer_iovec vectors[kPeekVectors];
         int count = std::min(evbuffer_peek(in, -1, nullptr, vectors, kPeekVectors), kPeekVectors);
         size_t used = 0;
@@ -212,6 +214,7 @@ void Session::readChunk() {
         }
         evbuffer_drain(in, used);
     }
+    return false;
 }
 
 void Session::chunkDone() {

@@ -140,6 +140,10 @@ bool SessionDriver::closedByServer(int timeoutMs) {
     return postern::testing::runUntil(base_.get(), check, std::chrono::milliseconds(timeoutMs));
 }
 
+void SessionDriver::shutdownClientWrite() {
+    ::shutdown(client_.get(), SHUT_WR);
+}
+
 void SessionDriver::spin(int ms) {
     postern::testing::runUntil(
         base_.get(), [] { return false; }, std::chrono::milliseconds(ms));

@@ -46,6 +46,8 @@ class SessionDriver {
     bool closedByServer(int timeoutMs = 3000);
     // Closes the client's end, as a client that goes away.
     void closeClient() { client_.reset(); }
+    // Shuts down the client's sending side only (it still reads the replies).
+    void shutdownClientWrite();
     // Runs the loop a little (for things that produce no reply).
     void spin(int ms = 50);
 

@@ -227,6 +227,31 @@ TEST(SmtpdSession, AClientLeavingInDataLeavesNothing) {
     LONGS_EQUAL(0, stale.value());
 }
 
+TEST(SmtpdSession, AHalfClosedClientIsStillAnswered) {
+    driver.open();
+    driver.reply();
+    CHECK_TRUE(driver.beginTransaction());
+    driver.send("BDAT 7 LAST\r\nhello\r\nQUIT\r\n");
+    driver.shutdownClientWrite();
+    CHECK_TRUE(startsWith(driver.reply(), "250 2.0.0 Ok: queued as "));
+    STRCMP_EQUAL("221 2.0.0 Bye\r\n", driver.reply().c_str());
+    CHECK_TRUE(driver.closedByServer());
+    LONGS_EQUAL(1, driver.incoming().size());
+    CHECK_FALSE(driver.logs.contains("lost connection"));
+}
+
+TEST(SmtpdSession, AHalfClosedClientInDataLosesItsMessage) {
+    driver.open();
+    driver.reply();
+    CHECK_TRUE(driver.beginTransaction());
+    driver.command("DATA");
+    driver.send("Subject: x\r\n\r\nno end");
+    driver.shutdownClientWrite();
+    CHECK_TRUE(driver.closedByServer());
+    CHECK_TRUE(driver.logs.contains("lost connection after DATA from unknown[192.0.2.1]"));
+    LONGS_EQUAL(0, driver.incoming().size());
+}
+
 TEST(SmtpdSession, RecipientLimit) {
     driver.config.smtpd.recipient_limit = 2;
     SessionDriver limited(driver.config);
