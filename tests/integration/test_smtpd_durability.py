@@ -72,9 +72,7 @@ class KillTest(SmtpdTestCase):
         for stage in ("data", "bdat"):
             with RawSmtp(smtpd.port) as c:
                 c.expect("220")
-                c.expect("250", "EHLO leaver.test")
-                c.expect("250", "MAIL FROM:<a@sender.test>")
-                c.expect("250", "RCPT TO:<x@relay.test>")
+                c.transaction("leaver.test")
                 if stage == "data":
                     c.expect("354", "DATA")
                     c.send(b"Subject: half\r\n\r\n" + b"x" * 200000)
@@ -93,9 +91,7 @@ class StopTest(SmtpdTestCase):
         with RawSmtp(smtpd.port) as idle, RawSmtp(smtpd.port) as busy:
             idle.expect("220")
             busy.expect("220")
-            busy.expect("250", "EHLO busy.test")
-            busy.expect("250", "MAIL FROM:<a@sender.test>")
-            busy.expect("250", "RCPT TO:<x@relay.test>")
+            busy.transaction("busy.test")
             os.kill(smtpd.pid, signal.SIGTERM)
             self.assertEqual(idle.reply(), "421 4.3.2 mx.postern.test Error: service shutting down\r\n")
             self.assertTrue(idle.closed())
@@ -116,9 +112,7 @@ class QueueTroubleTest(SmtpdTestCase):
         try:
             with RawSmtp(smtpd.port) as c:
                 c.expect("220")
-                c.expect("250", "EHLO trouble.test")
-                c.expect("250", "MAIL FROM:<a@sender.test>")
-                c.expect("250", "RCPT TO:<x@relay.test>")
+                c.transaction("trouble.test")
                 self.assertEqual(c.command("DATA"), "451 4.3.0 Error: queue file write error\r\n")
                 c.send(b"BDAT 5 LAST\r\nhello")  # the chunk is read, then refused
                 self.assertEqual(c.reply(), "451 4.3.0 Error: queue file write error\r\n")

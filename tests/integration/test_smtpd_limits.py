@@ -99,9 +99,7 @@ class TimeAndErrorLimitTest(SmtpdTestCase):
         with RawSmtp(smtpd.port) as idle, RawSmtp(smtpd.port) as sending:
             idle.expect("220")
             sending.expect("220")
-            sending.expect("250", "EHLO slow.test")
-            sending.expect("250", "MAIL FROM:<a@sender.test>")
-            sending.expect("250", "RCPT TO:<x@relay.test>")
+            sending.transaction("slow.test")
             sending.expect("354", "DATA")
             sending.send("Subject: never finished\r\n")
             self.assertEqual(idle.reply(timeout=5), "421 4.4.2 mx.postern.test Error: timeout exceeded\r\n")

@@ -72,9 +72,7 @@ class SmugglingTest(SmtpdTestCase):
         smtpd = self.start_smtpd()
         with RawSmtp(smtpd.port) as c:
             c.expect("220")
-            c.expect("250", "EHLO smuggler.test")
-            c.expect("250", "MAIL FROM:<user@sender.test>")
-            c.expect("250", "RCPT TO:<x@relay.test>")
+            c.transaction("smuggler.test", "user@sender.test")
             c.send(b"DATA\n")
             self.assertReply(c.reply(), "354")
             c.send(b".\r\nstill content\r\n.\r\n")

@@ -22,12 +22,23 @@ using postern::testing::runUntil;
 
 namespace {
 
-std::unique_ptr<queue::MessageWriter> newMessage(queue::QueueStore& store,
-                                                 const std::string& body) {
+queue::Envelope testEnvelope() {
     queue::Envelope envelope;
     envelope.client.hostname = "unknown";
     envelope.client.address = "192.0.2.1";
-    auto writer = store.createMessage(envelope, {{"rcpt@example.com", "", 0}});
+    return envelope;
+}
+
+// A folder with the queue's layout, and a store on it.
+struct DiskQueue {
+    postern::testing::TempDir dir;
+    queue::FsQueueStore store{dir.path};
+    DiskQueue() { CHECK_TRUE(store.ensureLayout(queue::kKeepOwner, queue::kKeepGroup).ok()); }
+};
+
+std::unique_ptr<queue::MessageWriter> newMessage(queue::QueueStore& store,
+                                                 const std::string& body) {
+    auto writer = store.createMessage(testEnvelope(), {{"rcpt@example.com", "", 0}});
     CHECK_TRUE(writer.ok());
     CHECK_TRUE(writer.value()->appendContent(body).ok());
     return std::move(writer.value());
@@ -40,9 +51,8 @@ TEST_GROUP(SmtpdCommitPool) {
 };
 
 TEST(SmtpdCommitPool, ManyCommitsLandOnDisk) {
-    postern::testing::TempDir dir;
-    queue::FsQueueStore store(dir.path);
-    CHECK_TRUE(store.ensureLayout(queue::kKeepOwner, queue::kKeepGroup).ok());
+    DiskQueue disk;
+    queue::FsQueueStore& store = disk.store;
     auto pool = CommitPool::start(base.get(), store, 4);
     CHECK_TRUE(pool.ok());
     const std::thread::id loopThread = std::this_thread::get_id();
@@ -72,13 +82,10 @@ TEST(SmtpdCommitPool, OpensQueueFilesOnAWorker) {
     queue::MemoryQueueStore store;
     auto pool = CommitPool::start(base.get(), store, 2);
     CHECK_TRUE(pool.ok());
-    queue::Envelope envelope;
-    envelope.client.hostname = "unknown";
-    envelope.client.address = "192.0.2.1";
     std::unique_ptr<queue::MessageWriter> writer;
     const std::thread::id loopThread = std::this_thread::get_id();
     bool onLoopThread = false;
-    pool.value()->open(envelope, {{"rcpt@example.com", "", 0}},
+    pool.value()->open(testEnvelope(), {{"rcpt@example.com", "", 0}},
                        [&](Result<std::unique_ptr<queue::MessageWriter>> made) {
                            CHECK_TRUE(made.ok());
                            writer = std::move(made.value());
@@ -100,9 +107,8 @@ TEST(SmtpdCommitPool, AFailedOpenReportsItsError) {
     queue::FsQueueStore store(dir.path);  // no incoming/: the file cannot be made
     auto pool = CommitPool::start(base.get(), store, 1);
     CHECK_TRUE(pool.ok());
-    queue::Envelope envelope;
     std::optional<std::string> error;
-    pool.value()->open(envelope, {{"rcpt@example.com", "", 0}},
+    pool.value()->open(testEnvelope(), {{"rcpt@example.com", "", 0}},
                        [&](Result<std::unique_ptr<queue::MessageWriter>> made) {
                            error = made.ok() ? std::string() : made.error();
                        });
@@ -111,14 +117,13 @@ TEST(SmtpdCommitPool, AFailedOpenReportsItsError) {
 }
 
 TEST(SmtpdCommitPool, AFailedCommitReportsItsError) {
-    postern::testing::TempDir dir;
-    queue::FsQueueStore store(dir.path);
-    CHECK_TRUE(store.ensureLayout(queue::kKeepOwner, queue::kKeepGroup).ok());
+    DiskQueue disk;
+    queue::FsQueueStore& store = disk.store;
     auto pool = CommitPool::start(base.get(), store, 2);
     CHECK_TRUE(pool.ok());
     auto writer = newMessage(store, "x\r\n");
     // Publishing fails when the ID is taken: put a file there first.
-    std::string taken = dir.path + "/incoming/" + writer->id();
+    std::string taken = disk.dir.path + "/incoming/" + writer->id();
     FILE* file = fopen(taken.c_str(), "w");
     CHECK_TRUE(file != nullptr);
     fclose(file);

@@ -186,6 +186,14 @@ class RawSmtp:
             raise AssertionError(f"{line!r}: expected {code}, got {text!r}")
         return text
 
+    def transaction(self, ehlo="client.test", mail_from="a@sender.test", rcpt_to=("x@relay.test",)):
+        """EHLO (unless ehlo is None), MAIL and RCPTs, each answered with 250."""
+        if ehlo is not None:
+            self.expect("250", f"EHLO {ehlo}")
+        self.expect("250", f"MAIL FROM:<{mail_from}>")
+        for rcpt in rcpt_to:
+            self.expect("250", f"RCPT TO:<{rcpt}>")
+
     def closed(self, timeout=5.0):
         """True when the server closes the connection within timeout (data before EOF is kept)."""
         deadline = time.monotonic() + timeout
