@@ -1,13 +1,17 @@
 """master_support.py: helpers of the master tests (test_master_*.py).
 
 A master started in the background with `postern start` is not the test's child: it is
-found through its pid file and stopped by pid in the cleanup. Children of a master are
+found through its pid file and stopped by pid in the cleanup. TrackedLoad keeps SMTP
+sessions going and remembers which messages got a 250. Children of a master are
 found in /proc by parent pid; a process's owner is read from /proc/PID/status.
 """
 import os
 import signal
+import smtplib
+import threading
+import time
 
-from harness import procfs
+from harness import make_message, new_message_id, procfs
 from harness.processes import kill_leftovers, wait_for
 
 SERVICES = ("smtpd", "qmgr", "smtp")
@@ -94,3 +98,92 @@ def start_detached(test, postern):
     master = DetachedMaster(postern, pid)
     test.registry.add(master)
     return master
+
+
+class TrackedLoad:
+    """Client threads that keep SMTP sessions going to 127.0.0.1:port, several messages per
+    session, and remember the Message-ID of every message that got a 250.
+
+    cut lists what broke inside a session (a dropped connection, an error reply to MAIL,
+    RCPT or DATA); ended_by_server counts sessions that the server closed with 421 between
+    two transactions (a draining smtpd's goodbye: nothing was in progress).
+    """
+
+    def __init__(self, port, threads=3, per_session=4, pause=0.02, rcpt="load@far.test"):
+        self.port, self.threads, self.per_session, self.pause, self.rcpt = port, threads, per_session, pause, rcpt
+        self.accepted, self.cut = [], []
+        self.ended_by_server = self.sessions = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._workers = []
+
+    def start(self):
+        """Starts the client threads; returns self."""
+        for n in range(self.threads):
+            worker = threading.Thread(target=self._run, name=f"load-{n}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        return self
+
+    def stop(self):
+        """Stops the threads after their current session."""
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(60)
+
+    def wait_accepted(self, count, timeout=30.0):
+        """Waits until count messages in all got a 250."""
+        wait_for(lambda: len(self.accepted) >= count, timeout,
+                 lambda: f"{count} accepted messages (got {len(self.accepted)}; cut: {self.cut[-3:]})")
+
+    def _note(self, what, value=1):
+        with self._lock:
+            if what == "cut":
+                self.cut.append(value)
+            elif what == "accepted":
+                self.accepted.append(value)
+            elif what == "ended":
+                self.ended_by_server += 1
+            else:
+                self.sessions += 1
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                smtp = smtplib.SMTP("127.0.0.1", self.port, local_hostname="load.test", timeout=30)
+            except OSError:
+                time.sleep(0.05)  # no smtpd listening this instant: master restarts one
+                continue
+            try:
+                self._session(smtp)
+            except (smtplib.SMTPException, OSError) as e:
+                self._note("cut", ("session", repr(e)))
+            finally:
+                smtp.close()
+
+    def _session(self, smtp):
+        smtp.ehlo()
+        for _ in range(self.per_session):
+            code, text = smtp.mail("load@source.test")
+            if code == 421:
+                self._note("ended")
+                return
+            if code != 250:
+                self._note("cut", ("mail", code, text))
+                return
+            code, text = smtp.rcpt(self.rcpt)
+            if code not in (250, 251):
+                self._note("cut", ("rcpt", code, text))
+                return
+            message_id = new_message_id("load.test")
+            try:
+                code, text = smtp.data(make_message("load@source.test", (self.rcpt,), message_id=message_id))
+            except smtplib.SMTPDataError as e:
+                code, text = e.smtp_code, e.smtp_error
+            if code != 250:
+                self._note("cut", ("data", code, text))
+                return
+            self._note("accepted", message_id)
+            time.sleep(self.pause)
+        smtp.quit()
+        self._note("session")
