@@ -48,6 +48,15 @@ def uid_of(pid):
     raise AssertionError(f"no Uid line for pid {pid}")
 
 
+def groups_of(pid):
+    """The supplementary group ids of pid."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Groups:"):
+                return [int(g) for g in line.split()[1:]]
+    return []
+
+
 def kill_and_wait_replacement(postern, service, master_pid=None, timeout=15.0):
     """SIGKILLs one child of SERVICE and waits until master has started another; returns
     (killed pid, new pid)."""

@@ -4,7 +4,8 @@
 start on the same queue, the queue's layout and owners, children restarted after kill -9
 (and logged), a crash-looping child slowed down, reload (refused when broken, new sockets
 and a new generation of children when good), kill -9 of master, SIGINT, interrupted
-writes cleaned up at start, start-up errors reported, and systemd's notify messages.
+writes cleaned up and damaged queue files set aside at start, start-up errors reported,
+and systemd's notify messages.
 """
 import os
 import pwd
@@ -12,14 +13,15 @@ import re
 import signal
 import socket
 import stat
+import subprocess
 import time
 
 from harness import PosternTestCase, procfs
 from harness.ports import free_port
 from harness.processes import port_greeting, wait_for
 from harness.system import is_root, user_exists
-from master_support import (SERVICES, children_of, kill_and_wait_replacement, pid_file, start_detached,
-                            uid_of)
+from master_support import (SERVICES, children_of, groups_of, kill_and_wait_replacement, pid_file,
+                            start_detached, uid_of)
 
 # Short timers: a crash loop shows its growing delays within seconds.
 FAST = {"service_throttle_time": 4, "services": ({"name": "smtpd", "processes": 1},)}
@@ -82,6 +84,11 @@ class BackgroundStartTest(PosternTestCase):
         # A child drops privileges once it has taken its sockets: soon after it started.
         wait_for(lambda: all(uid_of(pid) == (owner.pw_uid, owner.pw_uid) for pid in children), 10,
                  lambda: f"every child to run as {owner.pw_name}: {[(p, uid_of(p)) for p in children]}")
+        done = subprocess.run(["ps", "-o", "user=", "-p", ",".join(map(str, children))], capture_output=True,
+                              text=True, timeout=10)
+        self.assertEqual(done.stdout.split(), [owner.pw_name] * len(children))
+        for pid in children:  # supplementary groups: mail_owner's, not root's
+            self.assertNotIn(0, groups_of(pid), f"child {pid}")
 
     def test_start_reports_why_it_cannot_start(self):
         busy = socket.create_server(("127.0.0.1", 0))
@@ -119,6 +126,20 @@ class BackgroundStartTest(PosternTestCase):
         self.assertFalse(os.path.exists(old))
         self.assertTrue(os.path.exists(fresh))
         pg.wait_log(r"master\[\d+\]: removed 1 temporary files left by interrupted writes")
+
+
+    def test_a_damaged_queue_file_goes_to_corrupt(self):
+        pg = self.postern(**FAST)
+        active = os.path.join(pg.queue_directory, "active")
+        os.makedirs(active)
+        damaged = "0000000001AAAA000"  # a valid queue ID, a file that is no queue file
+        with open(os.path.join(active, damaged), "wb") as f:
+            f.write(b"not a queue file\n")
+        start_detached(self, pg)
+        wait_for(lambda: pg.queue_files("corrupt") == [damaged], 20, "the damaged file in corrupt/")
+        pg.wait_log(rf"warning: {damaged}: ")
+        with open(os.path.join(pg.queue_directory, "corrupt", damaged), "rb") as f:
+            self.assertEqual(f.read(), b"not a queue file\n")
 
 
 class SupervisionTest(PosternTestCase):

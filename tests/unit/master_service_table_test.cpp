@@ -45,10 +45,26 @@ std::vector<ServicePlan> plansFor(const std::string& configText, const std::stri
 
 }  // namespace
 
-TEST_GROUP(MasterServiceTable) {};
+// smtpd's listen list as a configuration line.
+std::string listenOn(const std::string& addresses) {
+    return "smtpd = { listen = [ " + addresses + " ]; };";
+}
+
+TEST_GROUP(MasterServiceTable) {
+    testing::TempDir queue;
+    ListenerSet set;
+    std::string port = freePort();
+    std::vector<ServicePlan> first;
+
+    // Binds the default services with smtpd on 127.0.0.1:port.
+    void setup() override {
+        first = plansFor(listenOn("\"127.0.0.1:" + port + "\""), queue.path);
+        CHECK_TRUE(set.update(first, queue.path, std::nullopt).ok());
+    }
+};
 
 TEST(MasterServiceTable, DefaultServicesWithTheirProgramsAndSockets) {
-    auto plans = plansFor("smtpd = { listen = [ \"127.0.0.1:2525\", \"[::1]:2525\" ]; };", "/q");
+    auto plans = plansFor(listenOn("\"127.0.0.1:2525\", \"[::1]:2525\""), "/q");
     LONGS_EQUAL(3, plans.size());
     STRCMP_EQUAL("smtpd", plans[0].name.c_str());
     STRCMP_EQUAL("/opt/postern/libexec/smtpd", plans[0].program.c_str());
@@ -71,7 +87,7 @@ TEST(MasterServiceTable, TheServicesTableSetsProcessCounts) {
 }
 
 TEST(MasterServiceTable, DiffBindsWhatIsNewAndClosesWhatIsGone) {
-    auto plans = plansFor("smtpd = { listen = [ \"127.0.0.1:2526\", \"127.0.0.1:2527\" ]; };", "/q");
+    auto plans = plansFor(listenOn("\"127.0.0.1:2526\", \"127.0.0.1:2527\""), "/q");
     ListenerChanges changes = diffListeners(
         {"inet:127.0.0.1:2525", "inet:127.0.0.1:2526", "unix:private/qmgr", "unix:private/smtp",
          "unix:public/submit"},
@@ -92,18 +108,13 @@ TEST(MasterServiceTable, NothingChangesWhenNothingChanged) {
 }
 
 TEST(MasterServiceTable, SocketsSurviveAnUpdateThatKeepsThem) {
-    testing::TempDir queue;
-    ListenerSet set;
-    std::string port = freePort();
-    auto first = plansFor("smtpd = { listen = [ \"127.0.0.1:" + port + "\" ]; };", queue.path);
-    CHECK_TRUE(set.update(first, queue.path, std::nullopt).ok());
     STRCMP_EQUAL(("inet:127.0.0.1:" + port +
                   " unix:private/qmgr unix:private/smtp unix:public/submit").c_str(),
                  joined(set.names()).c_str());
     int smtpFd = set.forService(first[2])[0].fd;
     CHECK_TRUE(access((queue.path + "/private/smtp").c_str(), F_OK) == 0);
 
-    auto second = plansFor("smtpd = { listen = [ \"[::1]:" + port + "\" ]; };", queue.path);
+    auto second = plansFor(listenOn("\"[::1]:" + port + "\""), queue.path);
     CHECK_TRUE(set.update(second, queue.path, std::nullopt).ok());
     STRCMP_EQUAL(("inet:[::1]:" + port + " unix:private/qmgr unix:private/smtp unix:public/submit")
                      .c_str(),
@@ -116,17 +127,11 @@ TEST(MasterServiceTable, SocketsSurviveAnUpdateThatKeepsThem) {
 }
 
 TEST(MasterServiceTable, AFailedBindChangesNothing) {
-    testing::TempDir queue;
-    ListenerSet set;
-    std::string port = freePort();
-    auto first = plansFor("smtpd = { listen = [ \"127.0.0.1:" + port + "\" ]; };", queue.path);
-    CHECK_TRUE(set.update(first, queue.path, std::nullopt).ok());
     auto before = set.names();
     int smtpdFd = set.forService(first[0])[0].fd;
 
     // 192.0.2.1 (TEST-NET-1) is no address of this machine: the bind fails.
-    auto broken = plansFor(
-        "smtpd = { listen = [ \"[::1]:" + port + "\", \"192.0.2.1:25\" ]; };", queue.path);
+    auto broken = plansFor(listenOn("\"[::1]:" + port + "\", \"192.0.2.1:25\""), queue.path);
     auto updated = set.update(broken, queue.path, std::nullopt);
     CHECK_FALSE(updated.ok());
     CHECK_TRUE(updated.error().find("inet:192.0.2.1:25") != std::string::npos);
