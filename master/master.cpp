@@ -31,6 +31,12 @@ void notify(const std::string& state) {
     if (auto sent = notifyServiceManager(state); !sent) log::warning("%s", sent.error().c_str());
 }
 
+void ignoreSignal(int number) {
+    struct sigaction ignore = {};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(number, &ignore, nullptr);
+}
+
 ThrottleSettings throttleSettings(const Config& config) {
     ThrottleSettings settings;
     settings.maxDelay = std::chrono::seconds(config.service_throttle_time);
@@ -70,6 +76,10 @@ class Master {
 };
 
 int Master::run() {
+    // Until the loop watches them: a reload during start-up must not kill master (SIGHUP's
+    // default), nor a child hanging up on a pipe (SIGPIPE).
+    ignoreSignal(SIGHUP);
+    ignoreSignal(SIGPIPE);
     (void)log::init("master", "-");
     auto config = loadCheckedConfig(options_.configPath);
     if (!config) return report_.failed(config.error());
@@ -116,9 +126,6 @@ Result<std::vector<ServicePlan>> Master::startUp() {
 }
 
 Status Master::createEventLoop() {
-    struct sigaction ignore = {};
-    ignore.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &ignore, nullptr);  // a child that hangs up is an error value
     base_.reset(event_base_new());
     if (!base_) return fail("cannot create the event loop");
     for (int number : {SIGCHLD, SIGHUP, SIGTERM, SIGINT}) {
