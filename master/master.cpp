@@ -51,6 +51,7 @@ class Master {
 
   private:
     Result<std::vector<ServicePlan>> startUp();
+    int startupFailed(const std::string& text);
     Status createEventLoop();
     void reload();
     Status applyConfig(Config config);
@@ -91,7 +92,7 @@ int Master::run() {
     umask(022);
     if (chdir("/") != 0) return report_.failed(std::string("chdir /: ") + std::strerror(errno));
     auto plans = startUp();
-    if (!plans) return report_.failed(plans.error());
+    if (!plans) return startupFailed(plans.error());
     log::info("daemon started -- version %s, configuration %s", kPosternVersion,
               config_.path.c_str());
     supervisor_->runGeneration(std::move(plans.value()), &listeners_, ++generation_,
@@ -102,6 +103,12 @@ int Master::run() {
     killStragglers();
     if (claim_) unlink(claim_->pidPath.c_str());
     return 0;
+}
+
+// Reports TEXT; a pid file already written goes (the lock goes with the process).
+int Master::startupFailed(const std::string& text) {
+    if (claim_) unlink(claim_->pidPath.c_str());
+    return report_.failed(text);
 }
 
 // The order matters: the queue is claimed (lock) before any socket is bound, so a second

@@ -79,14 +79,23 @@ class Supervisor {
 
     // Starts SERVICE's missing processes, unless stopping or throttled.
     void fill(ServiceState& service);
+    // Starts one process of SERVICE with its status channel; false when that failed.
     bool spawn(ServiceState& service);
+    // Records how a process of SERVICE ended and delays its next start if need be.
     void throttle(ServiceState& service, const ProcessEnd& end);
+    // A reaped child: logs an abnormal end, throttles, starts what is missing.
     void childEnded(pid_t pid, int status);
+    // Tells CHILD to stop: a "stop" frame, or SIGTERM when its channel is gone.
     void requestStop(ChildRecord& child);
+    // A status frame from the child PID: checked against it, then taken.
     void onStatus(pid_t pid, ipc::Message&& message);
+    // The child PID's status channel closed (the child is ending).
     void onChannelClosed(pid_t pid);
+    // The service of that name in the current generation; nullptr if none.
     ServiceState* serviceNamed(const std::string& name);
+    // SERVICE's processes that count toward its number (current, not leaving).
     int activeProcesses(const std::string& service) const;
+    // A throttled service's wait is over.
     static void onRetryTimer(evutil_socket_t, short, void* service);
 
     event_base* base_;

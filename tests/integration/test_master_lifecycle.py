@@ -101,6 +101,7 @@ class BackgroundStartTest(PosternTestCase):
         self.assertRegex(err, rf"postern: .*inet:127\.0\.0\.1:{port}.*(in use|Address)")
         rc, _, _ = pg.cli("status")
         self.assertEqual(rc, 1)
+        self.assertIsNone(pid_file(pg))
 
     def test_broken_configuration_is_reported_before_anything_starts(self):
         pg = self.postern(**FAST)
