@@ -1,7 +1,8 @@
 // queue_lock.h: only one qmgr may work on a queue. It holds an exclusive flock on
-// pid/qmgr.lock for its whole life; a second one (say, one that master started while an
-// old one still drains after a reload) waits for the lock a while, then gives up with an
-// error naming the file.
+// pid/qmgr.lock for its whole life; a second one waits for the lock a while, then gives up
+// with an error naming the file. master itself starts a new qmgr only once the old one
+// has exited; the lock covers what master cannot see: an old qmgr left behind by a master
+// that died (it drains for up to a few seconds), or a qmgr started by hand.
 #pragma once
 
 #include <chrono>
@@ -13,7 +14,7 @@
 namespace postern::qmgr {
 
 // How long a new qmgr waits for an old one: longer than a daemon's stop deadline (10 s),
-// so a reload does not make the new one fail while the old one finishes its deliveries.
+// so an old one that is finishing its deliveries does not make the new one fail.
 constexpr std::chrono::milliseconds kLockPatience{12000};
 
 // Takes the lock on QUEUE_DIRECTORY/pid/qmgr.lock (created 0600 when missing), retrying
