@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include <arpa/inet.h>
+
 #include "hostport.h"
 
 namespace postern::smtp {
@@ -24,6 +26,26 @@ std::string addressLiteral(const std::string& domain) {
     std::string inner = domain.substr(1, domain.size() - 2);
     if (inner.size() > 5 && equalsIgnoringCase(inner.substr(0, 5), "IPv6:")) inner.erase(0, 5);
     return isIpAddress(inner) ? inner : "";
+}
+
+// The socket address of an IP literal, or nothing when TEXT is not one.
+std::optional<dns::Address> literalAddress(const std::string& text, uint16_t port) {
+    dns::Address address;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
+    if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        address.length = sizeof(sockaddr_in);
+        return address;
+    }
+    if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        address.length = sizeof(sockaddr_in6);
+        return address;
+    }
+    return std::nullopt;
 }
 
 bool sameAddress(const dns::Address& a, const dns::Address& b) {
@@ -149,6 +171,10 @@ void DestinationLookup::lookupHosts(std::vector<std::string> hosts) {
         return;
     }
     for (size_t i = 0; i < hosts_.size(); ++i) {
+        if (auto literal = literalAddress(hosts_[i], port_)) {  // no DNS for an IP address
+            onAddresses(i, {dns::DnsStatus::Ok, {*literal}, ""});
+            continue;
+        }
         pending_.push_back(resolver_.lookupAddresses(
             hosts_[i], port_, [this, i](dns::AddressAnswer answer) { onAddresses(i, std::move(answer)); }));
     }

@@ -80,7 +80,8 @@ class DestinationLookup {
     DestinationLookup& operator=(const DestinationLookup&) = delete;
 
     // Starts the lookups for NEXTHOP (DOMAIN: the recipients' domain); DONE is called once,
-    // from the event loop, and may destroy this object.
+    // from the event loop, or before start() returns when there is nothing to look up (IP
+    // literals). DONE may destroy this object only when called from the event loop.
     void start(const NextHop& nexthop, const std::string& domain, Done done);
 
   private:
