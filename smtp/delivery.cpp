@@ -102,6 +102,16 @@ std::vector<size_t> Delivery::openPositions() const {
     return open;
 }
 
+// Postfix's note on a server given up for the next one: "connect to ..." alone, other
+// failures with the queue ID.
+void Delivery::logSkippedServer(const SessionEnd& end) const {
+    if (end.verdict.text.starts_with("connect to ")) {
+        log::info("%s", end.verdict.text.c_str());
+    } else {
+        log::info("%s: %s", job_.request.queueId.c_str(), end.verdict.text.c_str());
+    }
+}
+
 bool Delivery::mayTryAnother() const {
     const int limit = env_.config->smtp.mx_session_limit;
     return current_ + 1 < candidates_.size() && (limit <= 0 || greetedSessions_ < limit);
@@ -125,6 +135,7 @@ void Delivery::onSessionEnd(const SessionEnd& end) {
             [[fallthrough]];
         case SessionEnd::Next::TryNextServer:
             if (mayTryAnother()) {
+                logSkippedServer(end);
                 ++current_;
                 plaintextRetried_ = false;
                 return startSession(true);

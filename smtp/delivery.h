@@ -68,6 +68,7 @@ class Delivery {
     void onRecipientDone(size_t position, const Verdict& verdict, const std::string& relay);
     void onSessionEnd(const SessionEnd& end);
     bool mayTryAnother() const;
+    void logSkippedServer(const SessionEnd& end) const;
     void settleRemaining(const Verdict& verdict, const std::string& relay);
     void finish();
     void cancel(const std::string& why);

@@ -28,6 +28,10 @@ class SmtpWorker:
 
     def __init__(self, registry, name="smtp-worker", processes=1, **config):
         self.registry = registry
+        base, n = name, 1
+        while os.path.exists(os.path.join(registry.tmp, name)):  # several workers in one test
+            n += 1
+            name = f"{base}-{n}"
         self.name = name
         self.processes_wanted = processes
         self.folder = os.path.join(registry.tmp, name)
