@@ -83,15 +83,14 @@ void Delivery::onDestinations(Destinations destinations) {
 }
 
 void Delivery::startSession(bool tlsAllowed) {
-    retired_ = std::move(session_);
     Session::Env env{env_.base, &env_.settings, env_.trust};
-    session_ = std::make_unique<Session>(
+    auto& session = sessions_.emplace_back(std::make_unique<Session>(
         env, job_, candidates_[current_], openPositions(), tlsAllowed,
         [this](size_t position, const Verdict& verdict, const std::string& relay) {
             onRecipientDone(position, verdict, relay);
         },
-        [this](const SessionEnd& end) { onSessionEnd(end); });
-    session_->start();
+        [this](const SessionEnd& end) { onSessionEnd(end); }));
+    session->start();
 }
 
 std::vector<size_t> Delivery::openPositions() const {
@@ -196,7 +195,7 @@ void Delivery::finish() {
 void Delivery::cancel(const std::string& why) {
     if (stage_ == Stage::Over) return;
     if (!why.empty()) log::info("%s: %s", job_.request.queueId.c_str(), why.c_str());
-    if (session_) session_->abort();
+    if (!sessions_.empty()) sessions_.back()->abort();
     lookup_.reset();
     if (channel_) channel_->close();
     stage_ = Stage::Over;

@@ -88,8 +88,10 @@ class Delivery {
     size_t current_ = 0;          // index into candidates_ of the session's server
     bool plaintextRetried_ = false;  // for candidates_[current_]
     int greetedSessions_ = 0;
-    std::unique_ptr<Session> session_;
-    std::unique_ptr<Session> retired_;  // the previous session: it may still be on the stack
+    // Every session of this delivery, the current one last. None is destroyed before the
+    // delivery: a session that ended may still be on the call stack (a connect that fails
+    // at once ends one session and starts the next inside the first one's callback).
+    std::vector<std::unique_ptr<Session>> sessions_;
 };
 
 }  // namespace postern::smtp

@@ -70,10 +70,13 @@ void Worker::onReap(evutil_socket_t, short, void* self) {
     static_cast<Worker*>(self)->finished_.clear();
 }
 
+// Everything that lives on the event base goes before it does (runDaemon frees the base
+// before main() destroys the worker).
 void Worker::shutdown() {
     finished_.clear();
     active_.clear();
     resolver_.reset();
+    reapEvent_.reset();
 }
 
 }  // namespace postern::smtp
