@@ -44,6 +44,7 @@ Status checkRequest(const delivery_protocol::DeliveryRequest& request, DeliveryJ
     job.tls.certFile = request.tls.certFile;
     job.tls.keyFile = request.tls.keyFile;
     job.caFile = request.tls.caFile;
+    job.caPath = request.tls.caPath;
     return {};
 }
 

@@ -20,7 +20,8 @@ struct DeliveryJob {
     delivery_protocol::DeliveryRequest request;
     NextHop nexthop;
     tls::ClientTlsPolicy tls;  // level, match names, client certificate (only if named)
-    std::string caFile;        // the route's CA file; empty: the process's trust store
+    std::string caFile;        // the route's CA file and directory; both empty: the
+    std::string caPath;        // process's trust store
     UniqueFd content;          // the queue file, open for reading
     int64_t receivedMicros = 0;  // when the request arrived (delays= "b" ends here)
 };

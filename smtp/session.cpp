@@ -267,7 +267,7 @@ void Session::onStartTlsReply(const SmtpReply& reply) {
 // A fresh context from the route's policy alone, for this one connection.
 void Session::beginTls() {
     reader_.discardBuffered();  // plaintext the server sent after its 220 is not TLS's
-    auto trust = env_.trust->forCaFile(job_.caFile);
+    auto trust = env_.trust->forRoute(job_.caFile, job_.caPath);
     Result<SslPtr> ssl = trust ? connectionSsl(job_.tls, **trust, {server_.host, tlsNexthop(job_.nexthop, job_.request.domain)})
                                : Result<SslPtr>(trust.failure());
     if (!ssl) {

@@ -8,16 +8,19 @@ namespace postern::smtp {
 Result<std::unique_ptr<TrustStores>> TrustStores::load(const SmtpTlsPolicy& defaults) {
     auto store = tls::ClientTrustStore::load({defaults.ca_file, defaults.ca_path});
     if (!store) return store.failure();
-    return std::unique_ptr<TrustStores>(new TrustStores(defaults.ca_file, std::move(store.value())));
+    return std::unique_ptr<TrustStores>(
+        new TrustStores({defaults.ca_file, defaults.ca_path}, std::move(store.value())));
 }
 
-Result<const tls::ClientTrustStore*> TrustStores::forCaFile(const std::string& caFile) {
-    if (caFile.empty() || caFile == defaultCaFile_) return &default_;
-    if (auto found = byFile_.find(caFile); found != byFile_.end()) return &found->second;
-    auto store = tls::ClientTrustStore::load({caFile, ""});
+Result<const tls::ClientTrustStore*> TrustStores::forRoute(const std::string& caFile,
+                                                           const std::string& caPath) {
+    Key key{caFile, caPath};
+    if ((caFile.empty() && caPath.empty()) || key == defaultKey_) return &default_;
+    if (auto found = byRoute_.find(key); found != byRoute_.end()) return &found->second;
+    auto store = tls::ClientTrustStore::load({caFile, caPath});
     if (!store) return store.failure();
-    log::info("loaded the trusted CAs of %s", caFile.c_str());
-    return &byFile_.emplace(caFile, std::move(store.value())).first->second;
+    log::info("loaded the trusted CAs of %s", (caFile.empty() ? caPath : caFile).c_str());
+    return &byRoute_.emplace(std::move(key), std::move(store.value())).first->second;
 }
 
 Result<SslPtr> connectionSsl(const tls::ClientTlsPolicy& policy, const tls::ClientTrustStore& trust,

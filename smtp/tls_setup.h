@@ -1,7 +1,7 @@
 // tls_setup.h: the worker's side of the fresh-context rule (DESIGN.md "TLS"). TrustStores
 // holds the CAs the process trusts: smtp.tls.ca_file / ca_path (or the system default)
-// loaded once at start, plus one store per distinct route ca_file, loaded on first use and
-// kept; each is immutable after loading and shared by reference. connectionSsl() builds, for
+// loaded once at start, plus one store per distinct route ca_file / ca_path, loaded on first
+// use and kept; each is immutable after loading and shared by reference. connectionSsl() builds, for
 // ONE connection, a fresh SSL_CTX from that route's policy alone and the SSL on it: nothing
 // a connection does (a certificate, a session, a setting) can reach the next one.
 #pragma once
@@ -22,18 +22,21 @@ class TrustStores {
     // Loads the process's store from smtp.tls (ca_file, ca_path; both empty: system default).
     static Result<std::unique_ptr<TrustStores>> load(const SmtpTlsPolicy& defaults);
 
-    // The store for a route's CA file ("" or smtp.tls.ca_file: the process's store).
-    Result<const tls::ClientTrustStore*> forCaFile(const std::string& caFile);
+    // The store for a route's CA file and directory (both empty, or those of smtp.tls: the
+    // process's store); loaded on first use, then kept.
+    Result<const tls::ClientTrustStore*> forRoute(const std::string& caFile, const std::string& caPath);
     // How many stores are loaded (the process's included).
-    size_t size() const { return 1 + byFile_.size(); }
+    size_t size() const { return 1 + byRoute_.size(); }
 
   private:
-    TrustStores(std::string defaultCaFile, tls::ClientTrustStore store)
-        : defaultCaFile_(std::move(defaultCaFile)), default_(std::move(store)) {}
+    using Key = std::pair<std::string, std::string>;  // CA file, CA directory
 
-    std::string defaultCaFile_;
+    TrustStores(Key defaultKey, tls::ClientTrustStore store)
+        : defaultKey_(std::move(defaultKey)), default_(std::move(store)) {}
+
+    Key defaultKey_;
     tls::ClientTrustStore default_;
-    std::map<std::string, tls::ClientTrustStore> byFile_;
+    std::map<Key, tls::ClientTrustStore> byRoute_;
 };
 
 // A fresh context and the SSL for one connection to PEER under POLICY: SNI, the names to

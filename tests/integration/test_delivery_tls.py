@@ -7,7 +7,10 @@ Online did) takes every message. Plus the levels: may falls back to plaintext on
 encrypt/verify/secure defer and never send in plaintext; a server's plaintext pipelined
 behind its "220" to STARTTLS is never believed.
 """
+import os
+import shutil
 import socket
+import subprocess
 import unittest
 
 from harness import PosternTestCase
@@ -110,10 +113,16 @@ class DeliveryTlsTest(PosternTestCase):
         result = self.deliver(worker, good, nexthop=f"[wrong.test]:{good.port}", tls_level="verify", tls_ca_file=ca)
         self.assertEqual((result["status"], result["dsn"]), ("deferred", "4.7.5"))
         self.assertEqual(result["reply"], "Server certificate not verified")
+        ca_dir = os.path.join(self.tmp, "ca-dir")  # a route's CA directory (tls_ca_path)
+        os.makedirs(ca_dir)
+        shutil.copy(ca, ca_dir)
+        subprocess.run(["openssl", "rehash", ca_dir], check=True, capture_output=True)
+        result = self.deliver(worker, good, nexthop=f"[mx.test]:{good.port}", tls_level="verify", tls_ca_path=ca_dir)
+        self.assertEqual(result["status"], "sent", result)
         result = self.deliver(worker, good, nexthop=f"[mx.test]:{good.port}", tls_level="secure")
         self.assertEqual(result["status"], "deferred", "the system store does not know the test CA")
         self.assertEqual(result["reply"], "Server certificate not trusted")
-        self.assertEqual(len(good.messages), 1)
+        self.assertEqual(len(good.messages), 2)
 
     def test_plaintext_behind_the_starttls_reply_is_not_believed(self):
         def inject(session, line):
