@@ -1,12 +1,32 @@
 // tls_setup.cpp: trust stores loaded once, a fresh TLS context per connection (see tls_setup.h).
 #include "tls_setup.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include "log.h"
 
 namespace postern::smtp {
 
+namespace {
+
+// The system's CA bundle as a file to load once (SSL_CERT_FILE, else OpenSSL's default,
+// /usr/lib/ssl/cert.pem on Debian); "" when there is none. OpenSSL's default paths would
+// also add its certificate directory as a lookup that is searched on every handshake whose
+// issuer is unknown (a self-signed server: a directory scan per connection).
+std::string systemBundle() {
+    const char* fromEnv = getenv(X509_get_default_cert_file_env());
+    std::string path = fromEnv && *fromEnv ? fromEnv : X509_get_default_cert_file();
+    return access(path.c_str(), R_OK) == 0 ? path : "";
+}
+
+}  // namespace
+
 Result<std::unique_ptr<TrustStores>> TrustStores::load(const SmtpTlsPolicy& defaults) {
-    auto store = tls::ClientTrustStore::load({defaults.ca_file, defaults.ca_path});
+    tls::ClientTrustSettings settings{defaults.ca_file, defaults.ca_path};
+    if (settings.caFile.empty() && settings.caPath.empty()) settings.caFile = systemBundle();
+    auto store = tls::ClientTrustStore::load(settings);
     if (!store) return store.failure();
     return std::unique_ptr<TrustStores>(
         new TrustStores({defaults.ca_file, defaults.ca_path}, std::move(store.value())));
