@@ -6,6 +6,8 @@ failures, the content on the wire, and servers that lie or misbehave.
 """
 import re
 import socket
+import threading
+import time
 import unittest
 
 from harness import PosternTestCase
@@ -220,6 +222,46 @@ class DeliverySessionTest(PosternTestCase):
         self.assertEqual((results, done), ([], False))
         worker.wait_log(r"warning: refused delivery request from qmgr: queue_file")
         self.assertEqual(sink.sessions, [])
+
+    def test_garbage_from_qmgr_is_refused(self):
+        worker = self.worker()
+        garbage = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        garbage.connect(worker.socket_path)
+        garbage.sendall(b"HELO I am not qmgr\r\n")
+        garbage.settimeout(10)
+        self.assertEqual(garbage.recv(100), b"", "the worker hangs up")
+        garbage.close()
+        worker.wait_log(r"warning: qmgr: .*; disconnecting")
+
+    def test_process_delivery_limit(self):
+        sink = self.mail_sink(reply_delay=0.05)
+        worker = self.worker(smtp={"process_delivery_limit": 2})
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(
+            worker.deliver(MESSAGE, ["ok@example.test"], self.nexthop(sink))[0]["ok@example.test"]["status"]))
+            for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        self.assertEqual(results, ["sent"] * 6)
+        self.assertEqual(sink.max_concurrent, 2)
+
+    def test_qmgr_hanging_up_cancels_the_delivery(self):
+        def slow_greeting(session):
+            time.sleep(1.5)
+            return "220 sink.test ESMTP slow"
+
+        sink = self.mail_sink(greeting=slow_greeting)
+        worker = self.worker()
+        queued = worker.queue_message(MESSAGE, ["ok@example.test"])
+        connection = worker.request(queued, ["ok@example.test"], self.nexthop(sink))
+        self.wait_for(lambda: sink.sessions, 5, "the worker to connect")
+        connection.sock.close()
+        worker.wait_log(rf"{queued.queue_id}: delivery cancelled: qmgr closed the connection")
+        [session] = sink.wait_sessions(1)
+        self.assertEqual(session.commands, [], "nothing sent after the cancel")
+        self.assertEqual(sink.messages, [])
 
 
 if __name__ == "__main__":
