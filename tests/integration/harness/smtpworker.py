@@ -1,9 +1,9 @@
 """smtpworker.py: the smtp delivery worker started alone, with the test playing qmgr.
 
 SmtpWorker(registry, processes=N, **config) writes a configuration (keyword arguments merged
-over short test timers), starts N `libexec/postern/smtp -c FILE --standalone` processes on
-the same queue (one process binds private/smtp itself; several share one socket that this
-object binds and hands down as master would); queue_message() writes a queue file
+over short test timers) and starts N `libexec/postern/smtp -c FILE` processes on one queue:
+one alone binds private/smtp itself (--standalone); several share one socket that this
+object binds and hands down as master would. queue_message() writes a queue file
 into active/ as qmgr would have moved it there; deliver() sends one delivery request on
 private/smtp and returns the worker's per-recipient results.
 """
@@ -21,6 +21,8 @@ from .queuewriter import write_queue_file
 from .system import give_to, is_root, user_exists
 
 _request_ids = iter(range(1, 1 << 30))
+# Envelope fields of deliver(): queue file name -> request attribute name.
+_ENVELOPE_FIELDS = {"sender": "sender", "envid": "envid", "ret": "ret", "body": "body_type", "smtputf8": "smtputf8"}
 
 
 class SmtpWorker:
@@ -47,9 +49,11 @@ class SmtpWorker:
         self.processes = []
         self._listener = None
         self._status = []
+        self._stopping = False
         registry.add_log(f"{name} log", self.log_path)
 
     def default_config(self):
+        """The settings every worker starts from: a folder of its own, short SMTP timers."""
         return {
             "myhostname": "postern.test",
             "queue_directory": self.queue_directory,
@@ -110,8 +114,11 @@ class SmtpWorker:
 
     def _drain_status(self):
         """Reads (and forgets) what the workers tell their pretend master, so they never block."""
-        while self._status:
-            readable, _, _ = select.select(list(self._status), [], [], 0.5)
+        while self._status and not self._stopping:
+            try:
+                readable, _, _ = select.select(list(self._status), [], [], 0.5)
+            except (OSError, ValueError):  # stop() closed a channel under us
+                return
             for channel in readable:
                 try:
                     if not channel.recv(65536):
@@ -120,6 +127,7 @@ class SmtpWorker:
                     self._status.remove(channel)
 
     def _accepts(self):
+        """True once private/smtp takes connections."""
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             probe.connect(self.socket_path)
@@ -130,6 +138,8 @@ class SmtpWorker:
             probe.close()
 
     def stop(self):
+        """Stops every process (SIGTERM, by pid) and closes the shared socket."""
+        self._stopping = True
         for process in self.processes:
             process.stop()
         if self._listener is not None:
@@ -156,23 +166,22 @@ class SmtpWorker:
         return connection
 
     def deliver(self, content, recipients, nexthop, **fields):
-        """Queues a message and delivers it; returns ({address: result dict}, done_seen)."""
-        envelope = {k: fields.pop(k) for k in ("sender", "envid", "ret", "body", "smtputf8") if k in fields}
+        """Queues a message and delivers it; returns ({address: result dict}, done_seen).
+        sender, envid, ret, body and smtputf8 go into the queue file and the request alike."""
+        envelope = {k: fields.pop(k) for k in _ENVELOPE_FIELDS if k in fields}
         queued = self.queue_message(content, recipients, **envelope)
-        if "sender" in envelope:
-            fields["sender"] = envelope["sender"]
-        for key, field in (("envid", "envid"), ("ret", "ret"), ("body", "body_type"), ("smtputf8", "smtputf8")):
-            if key in envelope:
-                fields[field] = envelope[key]
+        fields.update({_ENVELOPE_FIELDS[k]: v for k, v in envelope.items()})
         results, done = self.request(queued, recipients, nexthop, **fields).results()
         addresses = [r if isinstance(r, str) else r["address"] for r in recipients]
         return {addresses[int(r["index"])]: r for r in results}, done
 
     # ---- log -------------------------------------------------------------------------
     def log_offset(self):
+        """The log's size now: pass it to wait_log or log_lines to see only what follows."""
         return file_size(self.log_path)
 
     def log_lines(self, offset=0):
+        """The log's lines from byte offset on."""
         try:
             with open(self.log_path, "rb") as f:
                 f.seek(offset)
@@ -181,9 +190,11 @@ class SmtpWorker:
             return []
 
     def wait_log(self, pattern, offset=0, timeout=15.0):
+        """Waits for a log line matching the regex after offset; returns a LogMatch."""
         return wait_log(self.log_path, pattern, offset, timeout, process=self.processes[0])
 
     def tail(self, lines=60):
+        """The log's last lines."""
         return tail(self.log_path, lines)
 
 
