@@ -48,6 +48,7 @@ class Delivery {
     // How long qmgr has to send its request after connecting.
     static constexpr int kRequestTimeoutSeconds = 60;
 
+    // A delivery that holds WORK (the daemon's in-flight count) until it ends.
     Delivery(const WorkerEnv& env, WorkGuard work, Finished finished);
     ~Delivery();
     Delivery(const Delivery&) = delete;

@@ -101,6 +101,7 @@ class Session {
         Closed,        // over
         Count,         // sentinel
     };
+    // Where the session is now.
     State state() const { return state_; }
 
   private:
