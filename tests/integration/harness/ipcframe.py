@@ -98,7 +98,7 @@ class FrameReader:
 def delivery_request(*, request_id, queue_id, content_offset, content_length, recipients, nexthop,
                      domain, sender="sender@example.test", arrival_us=None, active_us=None, envid="",
                      ret="", body_type="", smtputf8=False, tls_level="none", tls_match=(), tls_ca_file="",
-                     tls_cert_file="", tls_key_file="", queue_file=None):
+                     tls_cert_file="", tls_key_file="", tls_ca_path="", queue_file=None):
     """The request frame. recipients: addresses, or dicts with address/orcpt/notify/index."""
     now = int(time.time() * 1_000_000)
     attrs = [
@@ -110,8 +110,10 @@ def delivery_request(*, request_id, queue_id, content_offset, content_length, re
         ("sender", sender), ("envid", envid), ("ret", ret), ("body_type", body_type), ("smtputf8", smtputf8),
         ("nexthop", nexthop), ("domain", domain), ("tls_level", tls_level), ("tls_match", " ".join(tls_match)),
         ("tls_ca_file", tls_ca_file), ("tls_cert_file", tls_cert_file), ("tls_key_file", tls_key_file),
-        ("rcpt_count", len(recipients)),
     ]
+    if tls_ca_path:  # optional: sent only when set
+        attrs.append(("tls_ca_path", tls_ca_path))
+    attrs.append(("rcpt_count", len(recipients)))
     for i, rcpt in enumerate(recipients):
         rcpt = rcpt if isinstance(rcpt, dict) else {"address": rcpt}
         attrs += [(f"rcpt.{i}.index", rcpt.get("index", i)), (f"rcpt.{i}.address", rcpt["address"]),
