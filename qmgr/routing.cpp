@@ -34,6 +34,7 @@ delivery_protocol::RequestTls requestTls(const SmtpTlsPolicy& policy) {
     tls.level = smtpTlsLevelName(policy.security_level);
     tls.match = policy.match;
     tls.caFile = policy.ca_file;
+    tls.caPath = policy.ca_path;
     tls.certFile = policy.cert_file;
     tls.keyFile = policy.key_file;
     return tls;

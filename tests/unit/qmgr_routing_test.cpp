@@ -23,7 +23,8 @@ myhostname = "mx.test.example";
 routes = (
   { domain = "partner.example"; nexthop = "[10.1.2.3]:2525";
     tls = { security_level = "verify"; match = [ "mx.partner.example" ]; }; },
-  { domain = ".corp.example"; nexthop = "relay.corp.example"; },
+  { domain = ".corp.example"; nexthop = "relay.corp.example";
+    tls = { security_level = "encrypt"; ca_path = "/etc/corp-cas"; }; },
   { domain = "*"; nexthop = "mx"; }
 );
 )";
@@ -87,6 +88,9 @@ TEST(QmgrRouting, TlsPolicyInWireForm) {
     STRCMP_EQUAL("verify", tls.level.c_str());
     LONGS_EQUAL(1, tls.match.size());
     STRCMP_EQUAL("mx.partner.example", tls.match[0].c_str());
+    auto corp = requestTls(*router.resolve("a@x.corp.example").tls);
+    STRCMP_EQUAL("encrypt", corp.level.c_str());
+    STRCMP_EQUAL("/etc/corp-cas", corp.caPath.c_str());
 }
 
 TEST_GROUP(QmgrSettings){};
