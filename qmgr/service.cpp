@@ -2,12 +2,10 @@
 #include "service.h"
 
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 
 #include "log.h"
-#include "privileges.h"
 #include "qmgr_protocol.h"
 #include "queue_id.h"
 #include "queue_lock.h"
@@ -64,16 +62,8 @@ QmgrService::~QmgrService() {
 Status QmgrService::prepare(DaemonContext& context) {
     const Config& config = context.config();
     if (context.standalone()) {
-        uid_t uid = queue::kKeepOwner;
-        gid_t gid = queue::kKeepGroup;
-        if (geteuid() == 0) {
-            auto owner = lookUpUser(config.mail_owner);
-            if (!owner) return owner.failure();
-            uid = owner->uid;
-            gid = owner->gid;
-        }
-        if (auto made = queue::FsQueueStore(config.queue_directory).ensureLayout(uid, gid); !made)
-            return made.failure();
+        auto made = queue::ensureLayoutForDaemon(config.queue_directory, config.mail_owner);
+        if (!made) return made;
     }
     auto lock = takeQmgrLock(config.queue_directory, kLockPatience);
     if (!lock) return lock.failure();
@@ -95,8 +85,6 @@ Status QmgrService::init(DaemonContext& context) {
     if (!wakeup_->valid()) return fail("cannot create the qmgr timer");
     manager_ = std::make_unique<QueueManager>(*store_, settings_, *router_, *transport_, *wakeup_,
                                               queue::realtimeMicros);
-    if (auto removed = store_->removeStaleTemporaries(std::chrono::hours(1)); !removed)
-        log::warning("cannot remove stale temporary files: %s", removed.error().c_str());
     manager_->start();
     return {};
 }
