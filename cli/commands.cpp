@@ -18,6 +18,24 @@ const std::vector<Command>& commandTable() {
          "  -d  the default values (the file is not read)\n"
          "With NAMEs, only those parameters.\n",
          runConfigCommand},
+        {"queue", "[--json] [-q QUEUE] [--sender ADDR] [--domain DOMAIN]",
+         "list, show and manage the mail queue",
+         "  postern queue [--json] [-q|--queue QUEUE]... [--sender ADDR] [--domain DOMAIN]\n"
+         "      lists the queue like Postfix's mailq (ID* active, ID! on hold), or as\n"
+         "      postqueue -j JSON Lines; QUEUE is incoming, active, deferred, hold or corrupt;\n"
+         "      --sender MAILER-DAEMON matches the null sender; --domain .example.com\n"
+         "      matches the domains below example.com\n"
+         "  postern queue show ID [--headers] [--body]\n"
+         "      the envelope, each recipient's state and reason, the header and the body\n"
+         "  postern queue delete|hold|release|requeue ID... | ALL | -\n"
+         "      removes, holds, releases, or requeues (re-routes) messages; - reads IDs\n"
+         "      from standard input; logged like Postfix's postsuper\n"
+         "  postern queue flush [ID...]\n"
+         "      makes deferred mail (or the named messages) due now\n"
+         "While postern runs, management goes through its queue manager, which cancels a\n"
+         "delivery in flight before it answers; while it is stopped, the command changes the\n"
+         "queue files itself, holding the master lock.\n",
+         runQueueCommand},
     };
     return table;
 }
