@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 
 #include "commands.h"
@@ -65,7 +66,20 @@ std::optional<ListOptions> parseListOptions(const CommandArgs& args) {
     return options;
 }
 
+// True when the queue directory exists; says so when it does not (postern never ran).
+bool queueDirectoryExists(const Config& config) {
+    std::error_code error;
+    if (std::filesystem::is_directory(config.queue_directory, error)) return true;
+    printError("warning: the queue directory " + config.queue_directory +
+               " does not exist (postern has not run with this configuration)");
+    return false;
+}
+
 int listQueue(const Config& config, const ListOptions& options) {
+    if (!queueDirectoryExists(config)) {
+        if (!options.json) std::fputs(MailqFormatter().finish().c_str(), stdout);
+        return kExitOk;
+    }
     queue::FsQueueStore store(config.queue_directory);
     MailqFormatter formatter;
     int status = kExitOk;
@@ -162,7 +176,8 @@ int runQueueManagement(const Config& config, const qp::ControlRequest& request) 
         }
         reply = answered.value();
     } else {
-        printError("postern is not running: changing the queue files directly");
+        if (!queueDirectoryExists(config)) return kExitFailure;
+        printError("not running: changing the queue files directly");
         openOfflineLog(config);
         queue::FsQueueStore store(config.queue_directory);
         reply = manageOffline(store, request);

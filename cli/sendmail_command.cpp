@@ -1,0 +1,213 @@
+// sendmail_command.cpp: the `sendmail` and `mailq` compatibility commands. sendmail reads
+// a message on standard input and submits it over SMTP to smtpd on QUEUE/public/submit
+// (smtpd knows the user from the socket); -bs relays an SMTP session from stdin/stdout
+// there; -bp lists the queue and -q flushes it like `postern queue`. Errors read
+// "sendmail: fatal: ..." and exit with a sysexits status.
+#include "sendmail_command.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "address.h"
+#include "commands.h"
+#include "paths.h"
+#include "sendmail_message.h"
+#include "sendmail_options.h"
+#include "smtp_submit.h"
+
+namespace postern::cli {
+
+namespace {
+
+constexpr std::chrono::seconds kSubmitTimeout(300);  // smtpd's own timeout is as long
+constexpr int kExConfig = 78;                        // EX_CONFIG
+
+int fatal(int status, const std::string& message) {
+    std::fprintf(stderr, "sendmail: fatal: %s\n", message.c_str());
+    return status;
+}
+
+std::string submitSocketPath(const Config& config) {
+    return config.queue_directory + "/public/submit";
+}
+
+Result<TimedSocket> connectToPostern(const Config& config) {
+    auto socket = TimedSocket::connectUnix(submitSocketPath(config), kSubmitTimeout);
+    if (!socket) return fail("postern is not running (" + socket.error() + ")");
+    return socket;
+}
+
+// The invoking user's address: login name @ myorigin.
+std::string defaultSender(const Config& config) {
+    const passwd* user = ::getpwuid(::getuid());
+    std::string name = user && user->pw_name ? user->pw_name : "nobody";
+    return qualifyAddress(name, config.myorigin);
+}
+
+// -F, else $NAME, else the first field of the user's GECOS.
+std::string fullName(const SendmailOptions& options) {
+    if (options.fullName) return *options.fullName;
+    if (const char* name = std::getenv("NAME"); name && *name) return name;
+    const passwd* user = ::getpwuid(::getuid());
+    std::string gecos = user && user->pw_gecos ? user->pw_gecos : "";
+    return gecos.substr(0, gecos.find(','));
+}
+
+// Checks an address's syntax as an SMTP path; the error names it.
+Status checkAddress(const std::string& address, PathType type, const char* role) {
+    AddressOptions options;
+    options.smtputf8 = true;
+    options.lenientLength = true;
+    auto parsed = parsePath("<" + address + ">", type, options);
+    if (!parsed) return fail(std::string("bad ") + role + " address syntax: <" + address + ">");
+    return {};
+}
+
+// Command-line and -t recipients, each completed with @myorigin, without repeats.
+std::vector<std::string> collectRecipients(const SendmailOptions& options,
+                                           const std::vector<std::string>& fromHeaders,
+                                           const Config& config) {
+    std::vector<std::string> all;
+    for (const auto& argument : options.recipients)
+        for (const auto& address : parseAddressList(argument)) all.push_back(address);
+    all.insert(all.end(), fromHeaders.begin(), fromHeaders.end());
+    std::vector<std::string> unique;
+    for (const auto& address : all) {
+        std::string qualified = qualifyAddress(address, config.myorigin);
+        if (std::find(unique.begin(), unique.end(), qualified) == unique.end())
+            unique.push_back(qualified);
+    }
+    return unique;
+}
+
+int deliver(const SendmailOptions& options, const Config& config) {
+    std::string sender = options.sender ? qualifyAddress(*options.sender, config.myorigin)
+                                        : defaultSender(config);
+    if (auto checked = checkAddress(sender, PathType::reverse, "sender"); !checked)
+        return fatal(kExDataErr, checked.error());
+    auto input = readMessage(STDIN_FILENO, options.ignoreDots);
+    if (!input) return fatal(kExTempFail, input.error());
+    PreparedMessage message = prepareMessage(
+        std::move(input.value()), {options.extractRecipients, sender, fullName(options)});
+    auto recipients = collectRecipients(options, message.headerRecipients, config);
+    if (recipients.empty()) {
+        return fatal(kExitUsage, options.extractRecipients
+                                     ? "no recipient addresses found in message header"
+                                     : "no recipients specified");
+    }
+    for (const auto& recipient : recipients) {
+        if (auto checked = checkAddress(recipient, PathType::forward, "recipient"); !checked)
+            return fatal(kExDataErr, checked.error());
+    }
+    auto socket = connectToPostern(config);
+    if (!socket) return fatal(kExTempFail, socket.error());
+    Submission submission{config.myhostname, sender, recipients, options.notify, options.ret,
+                          options.envid, options.bodyType, std::move(message.content)};
+    SubmitOutcome outcome = submitMessage(socket.value(), submission);
+    for (const auto& problem : outcome.problems)
+        std::fprintf(stderr, "sendmail: %s\n", problem.c_str());
+    if (outcome.status != 0) return fatal(outcome.status, "message not sent");
+    if (options.verbose && !outcome.queueId.empty())
+        std::fprintf(stderr, "sendmail: queued as %s\n", outcome.queueId.c_str());
+    return kExitOk;
+}
+
+// Copies what is readable from `from` to `to`; false at end of input or on an error.
+bool copyAvailable(int from, int to) {
+    char buffer[16384];
+    ssize_t got = ::read(from, buffer, sizeof buffer);
+    if (got <= 0) return false;
+    for (ssize_t sent = 0; sent < got;) {
+        ssize_t written = ::write(to, buffer + sent, static_cast<size_t>(got - sent));
+        if (written < 0 && errno == EINTR) continue;
+        if (written <= 0) return false;
+        sent += written;
+    }
+    return true;
+}
+
+// -bs: relays SMTP between stdin/stdout and smtpd until smtpd closes the session.
+int relaySmtp(const Config& config) {
+    auto socket = connectToPostern(config);
+    if (!socket) {
+        std::printf("421 4.3.0 postern is not running\r\n");
+        return fatal(kExTempFail, socket.error());
+    }
+    int server = socket->descriptor();
+    int flags = ::fcntl(server, F_GETFL);
+    ::fcntl(server, F_SETFL, flags & ~O_NONBLOCK);  // poll decides when to read
+    bool inputOpen = true;
+    for (;;) {
+        pollfd fds[2] = {{server, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+        if (::poll(fds, inputOpen ? 2 : 1, -1) < 0) {
+            if (errno == EINTR) continue;
+            return fatal(kExSoftware, std::string("poll: ") + std::strerror(errno));
+        }
+        if (fds[0].revents && !copyAvailable(server, STDOUT_FILENO)) return kExitOk;
+        if (inputOpen && fds[1].revents && !copyAvailable(STDIN_FILENO, server)) {
+            inputOpen = false;
+            socket->shutdownWrite();
+        }
+    }
+}
+
+}  // namespace
+
+int runSendmail(const std::vector<std::string>& args) {
+    auto options = parseSendmailOptions(args);
+    if (!options) {
+        fatal(kExitUsage, options.error());
+        std::fprintf(stderr, "usage: sendmail [-t] [-i] [-f sender] [-F name] [-bs|-bp|-q] "
+                             "[-N dsn] [-R ret] [-V envid] [-C file] [recipient...]\n");
+        return kExitUsage;
+    }
+    if (options->verbose)
+        for (const auto& note : options->notes) std::fprintf(stderr, "sendmail: %s\n", note.c_str());
+    CommandContext context;
+    context.configPathGiven = options->configFile.has_value();
+    context.configPath = options->configFile.value_or(defaultConfigPath());
+    if (options->mode == SendmailMode::ListQueue) return runQueueList(context, {});
+    if (options->mode == SendmailMode::Nothing) return kExitOk;
+    auto config = loadConfig(context.configPath);
+    if (!config) return fatal(kExConfig, config.error());
+    switch (options->mode) {
+        case SendmailMode::FlushQueue: {
+            qmgr_protocol::ControlRequest flush{qmgr_protocol::ControlOp::Flush, {}};
+            if (!options->flushId.empty()) flush.ids = {options->flushId};
+            return runQueueManagement(config.value(), flush);
+        }
+        case SendmailMode::Smtp:
+            return relaySmtp(config.value());
+        default:
+            return deliver(options.value(), config.value());
+    }
+}
+
+int runMailq(const std::vector<std::string>& args) {
+    CommandContext context;
+    CommandArgs listArgs;
+    for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "-C" && i + 1 < args.size()) {
+            context.configPath = args[++i];
+            context.configPathGiven = true;
+        } else if (args[i] == "--help" || args[i] == "-h") {
+            std::printf("usage: mailq [-C FILE] [--json] [-q QUEUE] [--sender ADDR] "
+                        "[--domain DOMAIN]\n  the mail queue, as `postern queue` lists it\n");
+            return kExitOk;
+        } else {
+            listArgs.push_back(args[i]);
+        }
+    }
+    if (!context.configPathGiven) context.configPath = defaultConfigPath();
+    return runQueueList(context, listArgs);
+}
+
+}  // namespace postern::cli
