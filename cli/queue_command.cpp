@@ -103,9 +103,11 @@ int listQueue(const Config& config, const ListOptions& options) {
 
 int showCommand(const Config& config, const CommandArgs& args) {
     std::string id;
-    ShowParts parts{true, false, false};
+    ShowParts parts{false, false, false};
     for (const auto& arg : args) {
-        if (arg == "--headers") {
+        if (arg == "--envelope") {
+            parts.envelope = true;
+        } else if (arg == "--headers") {
             parts.headers = true;
         } else if (arg == "--body") {
             parts.body = true;
@@ -117,7 +119,8 @@ int showCommand(const Config& config, const CommandArgs& args) {
     }
     if (id.empty()) return usage("show needs a queue ID");
     if (!queue::isValidQueueId(id)) return usage("show: invalid queue ID \"" + id + "\"");
-    if (!parts.headers && !parts.body) parts.headers = parts.body = true;
+    if (!parts.envelope && !parts.headers && !parts.body)
+        parts.envelope = parts.headers = parts.body = true;
     queue::FsQueueStore store(config.queue_directory);
     auto where = store.find(id);
     if (!where) return printError(where.error()), kExitFailure;

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <string>
 
+#include "header_fields.h"
 #include "queue_listing.h"
 #include "text_escape.h"
 
@@ -141,12 +142,19 @@ public:
 
 private:
     void emitLine() {
-        if (inHeader_ && line_.empty()) {
-            inHeader_ = false;
-            if (parts_.body) std::fprintf(out_, "*** BODY ***\n");
-        } else if (inHeader_ ? parts_.headers : parts_.body) {
-            std::fprintf(out_, "%s\n", displayLine(line_).c_str());
+        // The header ends at an empty line, or at the first line that cannot be part of it.
+        if (inHeader_) {
+            bool partOfHeader = !headerFieldName(line_).empty() ||
+                                (sawField_ && isHeaderContinuation(line_));
+            sawField_ = sawField_ || partOfHeader;
+            if (!partOfHeader) {
+                inHeader_ = false;
+                if (parts_.body) std::fprintf(out_, "*** BODY ***\n");
+                if (line_.empty()) return;  // the separator itself is not shown
+            }
         }
+        if (inHeader_ ? parts_.headers : parts_.body)
+            std::fprintf(out_, "%s\n", displayLine(line_).c_str());
         line_.clear();
     }
 
@@ -154,6 +162,7 @@ private:
     std::FILE* out_;
     std::string line_;
     bool inHeader_ = true;
+    bool sawField_ = false;
 };
 
 }  // namespace

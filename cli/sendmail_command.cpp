@@ -30,6 +30,20 @@ namespace {
 constexpr std::chrono::seconds kSubmitTimeout(300);  // smtpd's own timeout is as long
 constexpr int kExConfig = 78;                        // EX_CONFIG
 
+constexpr const char* kSendmailUsage =
+    "usage: sendmail [-t] [-i|-oi] [-f sender] [-F name] [-N dsn] [-R full|hdrs] [-V envid]\n"
+    "                [-B 7BIT|8BITMIME] [-C file] [-v] [recipient...]\n"
+    "       sendmail -bs | -bp | -q | -qI<id>\n"
+    "  reads a message on standard input and submits it to postern (public/submit)\n"
+    "  -t       recipients also from To:, Cc: and Bcc: (Bcc: is removed)\n"
+    "  -i, -oi  a line with a lone \".\" does not end the message\n"
+    "  -f, -r   the envelope sender (-f '<>' for the null sender); default: you@myorigin\n"
+    "  -F       the full name for the From: header added when there is none\n"
+    "  -N       DSN NOTIFY: never, or success,failure,delay   -R  DSN RET   -V  DSN ENVID\n"
+    "  -bs      SMTP on standard input and output   -bp  list the queue (mailq)\n"
+    "  -q       deliver deferred mail now            -C   the configuration file\n"
+    "Other Sendmail options are accepted and ignored. Exit status per sysexits.h.\n";
+
 int fatal(int status, const std::string& message) {
     std::fprintf(stderr, "sendmail: fatal: %s\n", message.c_str());
     return status;
@@ -162,11 +176,14 @@ int relaySmtp(const Config& config) {
 }  // namespace
 
 int runSendmail(const std::vector<std::string>& args) {
+    if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+        std::printf("%s", kSendmailUsage);
+        return kExitOk;
+    }
     auto options = parseSendmailOptions(args);
     if (!options) {
         fatal(kExitUsage, options.error());
-        std::fprintf(stderr, "usage: sendmail [-t] [-i] [-f sender] [-F name] [-bs|-bp|-q] "
-                             "[-N dsn] [-R ret] [-V envid] [-C file] [recipient...]\n");
+        std::fprintf(stderr, "%s", kSendmailUsage);
         return kExitUsage;
     }
     if (options->verbose)

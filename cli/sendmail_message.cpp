@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "header_fields.h"
+
 namespace postern::cli {
 
 namespace {
@@ -18,16 +20,6 @@ struct HeaderField {
     std::string name;  // as written, before the colon
     std::string raw;
 };
-
-// The field name of a header line ("Subject" of "Subject: x"); empty when it is none.
-std::string_view fieldName(std::string_view line) {
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) return {};
-    for (char c : line.substr(0, colon)) {
-        if (c <= ' ' || c > '~') return {};
-    }
-    return line.substr(0, colon);
-}
 
 bool sameName(std::string_view a, std::string_view b) {
     return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -161,9 +153,9 @@ PreparedMessage prepareMessage(std::string input, const PrepareOptions& options)
             separated = true;
             break;
         }
-        if ((line[0] == ' ' || line[0] == '\t') && !fields.empty()) {
+        if (isHeaderContinuation(line) && !fields.empty()) {
             fields.back().raw += line;
-        } else if (std::string_view name = fieldName(bare); !name.empty()) {
+        } else if (std::string_view name = headerFieldName(bare); !name.empty()) {
             fields.push_back({std::string(name), std::string(line)});
         } else {
             break;  // the body starts without an empty line

@@ -84,9 +84,11 @@ TEST(CheckRuntime, MissingQueueDirectoryIsNoProblem) {
 }
 
 TEST(CheckRuntime, CertificateMustMatchItsKey) {
+    TempDir dir;
+    writeCertificate(dir, "good", 90);
     Config config;
-    config.smtpd.tls.cert_file = pkiFile("server.pem");
-    config.smtpd.tls.key_file = pkiFile("server.key");
+    config.smtpd.tls.cert_file = dir.file("good.pem");
+    config.smtpd.tls.key_file = dir.file("good.key");
     config.setInFile["smtpd.tls.cert_file"] = 7;
     CheckReport good = checkCertificates(config, "test.conf");
     CHECK_EQUAL(0u, good.problems.size());
