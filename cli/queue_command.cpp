@@ -10,7 +10,7 @@
 
 #include "commands.h"
 #include "log.h"
-#include "master_lock.h"
+#include "offline_lock.h"
 #include "qmgr_control.h"
 #include "queue_fs_store.h"
 #include "queue_id.h"
@@ -166,7 +166,7 @@ void openOfflineLog(const Config& config) {
 }  // namespace
 
 int runQueueManagement(const Config& config, const qp::ControlRequest& request) {
-    auto lock = MasterLock::tryAcquire(config.queue_directory);
+    auto lock = OfflineQueueLock::tryAcquire(config.queue_directory);
     if (!lock) return printError(lock.error()), kExitFailure;
     qp::ControlReply reply;
     if (!lock.value().has_value()) {

@@ -260,12 +260,12 @@ class OfflineManagementTest(QueueFixture):
 
 
 class StandInQmgr:
-    """Holds the master lock and answers qmgr-control requests on private/qmgr."""
+    """Holds the master lock (as a running master does) and answers qmgr-control requests on private/qmgr."""
 
     def __init__(self, spool, answer=True):
         self.requests = []
         self.lock = open(os.path.join(spool, "pid", "master.lock"), "w")
-        fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.lockf(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a record lock, as master takes
         self.server = None
         if answer:
             self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -9,7 +9,7 @@
 
 #include <cstdio>
 
-#include "cli/master_lock.h"
+#include "cli/offline_lock.h"
 #include "cli/queue_listing.h"
 #include "cli/queue_show.h"
 #include "cli_test_support.h"
@@ -55,6 +55,14 @@ std::string where(queue::QueueStore& store, const std::string& id) {
     auto found = store.find(id);
     CHECK_TRUE(found.ok());
     return found.value() ? queueLabel(*found.value()) : "nowhere";
+}
+
+// Takes a whole-file write record lock, as master does.
+bool tryWriteLock(int fd) {
+    struct flock lock = {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    return ::fcntl(fd, F_SETLK, &lock) == 0;
 }
 
 qmgr_protocol::ControlReply manage(queue::QueueStore& store, ControlOp op,
@@ -150,31 +158,45 @@ TEST(QueueManage, FlushMakesDeferredMailDueWithoutMovingIt) {
     CHECK_EQUAL(1u, notDeferred.missing.size());
 }
 
-TEST(QueueManage, MasterLockSeesARunningMaster) {
+TEST(QueueManage, OfflineLockSeesARunningMaster) {
     postern::testing::TempDir dir;
-    // No pid/ folder: no master can be running, and nothing is created.
-    auto none = MasterLock::tryAcquire(dir.path);
+    // No lock file: no master ever ran here; nothing is created.
+    auto none = OfflineQueueLock::tryAcquire(dir.path);
     CHECK_TRUE(none.ok() && none.value().has_value());
-    CHECK_FALSE(none.value()->holdsFile());
+    CHECK_FALSE(none.value()->holdsLock());
 
     CHECK_EQUAL(0, ::mkdir((dir.path + "/pid").c_str(), 0755));
+    std::string lockPath = dir.path + "/pid/master.lock";
+    UniqueFd(::open(lockPath.c_str(), O_RDWR | O_CREAT, 0644));
     CHECK_FALSE(isPosternRunning(dir.path));
-    // A "master" holding the lock in another open file description.
-    UniqueFd master(::open(masterLockPath(dir.path).c_str(), O_RDWR | O_CREAT, 0644));
-    CHECK_TRUE(master.valid());
-    CHECK_EQUAL(0, ::flock(master.get(), LOCK_EX | LOCK_NB));
+    // A "master" in another process holds the record lock until told to go.
+    int toMaster[2], fromMaster[2];
+    CHECK_EQUAL(0, ::pipe(toMaster));
+    CHECK_EQUAL(0, ::pipe(fromMaster));
+    pid_t master = postern::testing::forkChild([&] {
+        UniqueFd fd(::open(lockPath.c_str(), O_RDWR));
+        if (!fd || !tryWriteLock(fd.get())) return 1;
+        char byte = 'r';
+        if (::write(fromMaster[1], &byte, 1) != 1) return 1;
+        return ::read(toMaster[0], &byte, 1) == 1 ? 0 : 1;
+    });
+    char ready = 0;
+    CHECK_EQUAL(1, ::read(fromMaster[0], &ready, 1));
     CHECK_TRUE(isPosternRunning(dir.path));
-    auto refused = MasterLock::tryAcquire(dir.path);
+    auto refused = OfflineQueueLock::tryAcquire(dir.path);
     CHECK_TRUE(refused.ok() && !refused.value().has_value());
-    master.reset();
-    {
-        auto taken = MasterLock::tryAcquire(dir.path);
-        CHECK_TRUE(taken.ok() && taken.value().has_value() && taken.value()->holdsFile());
-        // While the command holds it, a master could not start.
-        UniqueFd other(::open(masterLockPath(dir.path).c_str(), O_RDWR));
-        CHECK_EQUAL(-1, ::flock(other.get(), LOCK_EX | LOCK_NB));
-    }
-    CHECK_FALSE(isPosternRunning(dir.path));
+    CHECK_EQUAL(1, ::write(toMaster[1], "x", 1));
+    CHECK_EQUAL(0, postern::testing::exitCodeOf(postern::testing::waitForExit(master)));
+    for (int fd : {toMaster[0], toMaster[1], fromMaster[0], fromMaster[1]}) ::close(fd);
+
+    auto taken = OfflineQueueLock::tryAcquire(dir.path);
+    CHECK_TRUE(taken.ok() && taken.value().has_value() && taken.value()->holdsLock());
+    // While the command holds it, a master could not start.
+    pid_t starter = postern::testing::forkChild([&] {
+        UniqueFd fd(::open(lockPath.c_str(), O_RDWR));
+        return fd && !tryWriteLock(fd.get()) ? 0 : 1;
+    });
+    CHECK_EQUAL(0, postern::testing::exitCodeOf(postern::testing::waitForExit(starter)));
 }
 
 TEST(QueueManage, ShowPrintsEnvelopeRecipientsHeadersAndBody) {
