@@ -188,10 +188,10 @@ int runQueueManagement(const Config& config, const qp::ControlRequest& request) 
     for (const auto& id : reply.done) std::printf("%s: %s\n", id.c_str(), doneVerb(request.op));
     std::fflush(stdout);
     for (const auto& id : reply.missing) printError("warning: " + id + ": not found");
-    if (!reply.ok) printError("error: " + reply.text);
-    size_t count = reply.done.size();
-    printError(std::string(summaryVerb(request.op)) + ": " + std::to_string(count) + " message" +
-               (count == 1 ? "" : "s"));
+    std::string summary = reply.text.empty() ? std::string(qp::opName(request.op)) + ": " +
+                                                   std::to_string(reply.done.size()) + " done"
+                                             : reply.text;
+    printError((reply.ok ? "" : "error: ") + summary);
     return reply.ok && reply.missing.empty() ? kExitOk : kExitFailure;
 }
 

@@ -3,7 +3,6 @@
 // moved, so a crash in between leaves a message that is sound where it is.
 #include "queue_manage.h"
 
-#include <algorithm>
 #include <set>
 
 #include "log.h"
@@ -15,6 +14,39 @@ using qmgr_protocol::ControlReply;
 using queue::QueueName;
 
 namespace {
+
+enum class Outcome { Done, Missing, Skipped, Failed };
+
+// What "skipped" means for an operation, in the reply's text (as qmgr says it).
+const char* skippedMeaning(ControlOp op) {
+    switch (op) {
+        case ControlOp::Hold:
+            return "already on hold";
+        case ControlOp::Release:
+            return "not on hold";
+        case ControlOp::Flush:
+            return "on hold (release them first)";
+        default:
+            return "skipped";
+    }
+}
+
+// The queues ALL stands for.
+std::vector<QueueName> queuesForAll(ControlOp op) {
+    switch (op) {
+        case ControlOp::Delete:
+            return {QueueName::Incoming, QueueName::Active, QueueName::Deferred, QueueName::Hold};
+        case ControlOp::Hold:
+            return {QueueName::Incoming, QueueName::Active, QueueName::Deferred};
+        case ControlOp::Release:
+            return {QueueName::Hold};
+        case ControlOp::Requeue:
+            return {QueueName::Active, QueueName::Deferred, QueueName::Hold};
+        case ControlOp::Flush:
+            return {QueueName::Deferred};
+    }
+    return {};
+}
 
 // Makes a message due now and, for requeue, its deferred recipients pending again.
 Status resetForRetry(queue::QueueStore& store, QueueName queue, const std::string& id,
@@ -38,33 +70,33 @@ class OfflineManager {
 public:
     OfflineManager(queue::QueueStore& store, ControlOp op) : store_(store), op_(op) {}
 
-    // Acts on one message known to be in `queue`.
-    void apply(QueueName queue, const std::string& id) {
-        Status status = perform(queue, id);
+    // Acts on one message, wherever it is.
+    void apply(const std::string& id) {
+        auto where = store_.find(id);
+        if (!where) return recordFailure(where.error());
+        if (!where.value() || *where.value() == QueueName::Corrupt) {
+            reply_.missing.push_back(id);
+            return;
+        }
+        Status status = perform(*where.value(), id);
         if (!status) {
-            recordFailure(id + ": " + status.error());
             log::warning("%s: %s failed: %s", id.c_str(), qmgr_protocol::opName(op_),
                          status.error().c_str());
+            return recordFailure(id + ": " + status.error());
+        }
+        if (skipped_) {
+            skipped_ = false;
+            ++skippedCount_;
             return;
         }
         reply_.done.push_back(id);
         if (op_ != ControlOp::Flush) log::info("%s: %s", id.c_str(), doneVerb(op_));
     }
 
-    // Acts on a named message, wherever it is among the operation's queues.
-    void applyNamed(const std::string& id) {
-        auto where = store_.find(id);
-        if (!where) {
-            recordFailure(where.error());
-            return;
-        }
-        auto sources = sourceQueues(op_);
-        if (!where.value() ||
-            std::find(sources.begin(), sources.end(), *where.value()) == sources.end()) {
-            reply_.missing.push_back(id);
-            return;
-        }
-        apply(*where.value(), id);
+    // Notes a failure for the reply; the other messages are still acted on.
+    void recordFailure(const std::string& text) {
+        reply_.ok = false;
+        failures_ += "; " + text;
     }
 
     // Makes the renames into the queues written to durable; returns the reply.
@@ -72,13 +104,14 @@ public:
         for (QueueName queue : touched_) {
             if (auto synced = store_.syncQueue(queue); !synced) recordFailure(synced.error());
         }
+        reply_.text = std::string(qmgr_protocol::opName(op_)) + ": " +
+                      std::to_string(reply_.done.size()) + " done";
+        if (!reply_.missing.empty())
+            reply_.text += ", " + std::to_string(reply_.missing.size()) + " not found";
+        if (skippedCount_ > 0)
+            reply_.text += ", " + std::to_string(skippedCount_) + " " + skippedMeaning(op_);
+        reply_.text += failures_;
         return reply_;
-    }
-
-    // Notes a failure for the reply; the other messages are still acted on.
-    void recordFailure(const std::string& text) {
-        reply_.ok = false;
-        reply_.text += (reply_.text.empty() ? "" : "; ") + text;
     }
 
 private:
@@ -87,8 +120,10 @@ private:
             case ControlOp::Delete:
                 return store_.remove(queue, id);
             case ControlOp::Hold:
+                if (queue == QueueName::Hold) return skip();
                 return moveTo(id, queue, QueueName::Hold);
             case ControlOp::Release:
+                if (queue != QueueName::Hold) return skip();
                 if (auto reset = resetForRetry(store_, queue, id, false); !reset) return reset;
                 return moveTo(id, queue, QueueName::Deferred);
             case ControlOp::Requeue:
@@ -96,9 +131,16 @@ private:
                 if (queue == QueueName::Incoming) return {};
                 return moveTo(id, queue, QueueName::Incoming);
             case ControlOp::Flush:
+                if (queue == QueueName::Hold) return skip();
+                if (queue != QueueName::Deferred) return {};
                 return resetForRetry(store_, queue, id, false);
         }
         return fail("unknown operation");
+    }
+
+    Status skip() {
+        skipped_ = true;
+        return {};
     }
 
     Status moveTo(const std::string& id, QueueName from, QueueName to) {
@@ -110,24 +152,12 @@ private:
     ControlOp op_;
     ControlReply reply_;
     std::set<QueueName> touched_;
+    bool skipped_ = false;
+    size_t skippedCount_ = 0;
+    std::string failures_;
 };
 
 }  // namespace
-
-std::vector<QueueName> sourceQueues(ControlOp op) {
-    switch (op) {
-        case ControlOp::Delete:
-        case ControlOp::Requeue:
-            return {QueueName::Incoming, QueueName::Active, QueueName::Deferred, QueueName::Hold};
-        case ControlOp::Hold:
-            return {QueueName::Incoming, QueueName::Active, QueueName::Deferred};
-        case ControlOp::Release:
-            return {QueueName::Hold};
-        case ControlOp::Flush:
-            return {QueueName::Deferred};
-    }
-    return {};
-}
 
 ControlReply manageOffline(queue::QueueStore& store, const qmgr_protocol::ControlRequest& request) {
     OfflineManager manager(store, request.op);
@@ -136,16 +166,16 @@ ControlReply manageOffline(queue::QueueStore& store, const qmgr_protocol::Contro
     bool everything = (request.op == ControlOp::Flush && request.ids.empty()) ||
                       (request.ids.size() == 1 && request.ids[0] == qmgr_protocol::kAllMessages);
     if (!everything) {
-        for (const auto& id : request.ids) manager.applyNamed(id);
+        for (const auto& id : request.ids) manager.apply(id);
         return manager.finish();
     }
-    for (QueueName queue : sourceQueues(request.op)) {
+    for (QueueName queue : queuesForAll(request.op)) {
         auto ids = store.list(queue);
         if (!ids) {
             manager.recordFailure(ids.error());
             continue;
         }
-        for (const auto& id : ids.value()) manager.apply(queue, id);
+        for (const auto& id : ids.value()) manager.apply(id);
     }
     return manager.finish();
 }
@@ -162,22 +192,6 @@ const char* doneVerb(ControlOp op) {
             return "requeued";
         case ControlOp::Flush:
             return "flushed";
-    }
-    return "?";
-}
-
-const char* summaryVerb(ControlOp op) {
-    switch (op) {
-        case ControlOp::Delete:
-            return "Deleted";
-        case ControlOp::Hold:
-            return "Placed on hold";
-        case ControlOp::Release:
-            return "Released from hold";
-        case ControlOp::Requeue:
-            return "Requeued";
-        case ControlOp::Flush:
-            return "Flushed";
     }
     return "?";
 }

@@ -207,7 +207,7 @@ class OfflineManagementTest(QueueFixture):
         self.assertEqual(status, 0, err)
         self.assertIn("not running", err)
         self.assertEqual(out, f"{IDS[1]}: placed on hold\n{IDS[2]}: placed on hold\n")
-        self.assertIn("Placed on hold: 2 messages", err)
+        self.assertIn("postern: hold: 2 done\n", err)
         self.assertEqual((self.where(IDS[1]), self.where(IDS[2])), ("hold", "hold"))
 
         status, out, _ = self.postern("queue", "release", IDS[2])

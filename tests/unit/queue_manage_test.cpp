@@ -84,6 +84,7 @@ TEST(QueueManage, DeleteByIdLogsRemovedAndReportsMissing) {
     STRCMP_EQUAL(testQueueId(2).c_str(), reply.done[0].c_str());
     // The corrupt file is never touched; an unknown ID is missing.
     CHECK_EQUAL(2u, reply.missing.size());
+    STRCMP_EQUAL("delete: 1 done, 2 not found", reply.text.c_str());
     STRCMP_EQUAL("nowhere", where(store, testQueueId(2)).c_str());
     STRCMP_EQUAL("corrupt", where(store, testQueueId(4)).c_str());
     CHECK_TRUE(capture.contains(testQueueId(2) + ": removed"));
@@ -113,7 +114,9 @@ TEST(QueueManage, HoldAndReleaseMoveAndLogLikePostsuper) {
     CHECK_TRUE(capture.contains(testQueueId(1) + ": placed on hold"));
 
     auto again = manage(store, ControlOp::Hold, {testQueueId(3)});
-    CHECK_EQUAL(1u, again.missing.size());
+    CHECK_EQUAL(0u, again.done.size());
+    CHECK_EQUAL(0u, again.missing.size());
+    STRCMP_EQUAL("hold: 0 done, 1 already on hold", again.text.c_str());
 
     auto released = manage(store, ControlOp::Release, {testQueueId(2)});
     CHECK_EQUAL(1u, released.done.size());
@@ -154,8 +157,8 @@ TEST(QueueManage, FlushMakesDeferredMailDueWithoutMovingIt) {
     auto handle = store.open(QueueName::Deferred, testQueueId(2), queue::Access::ReadOnly);
     CHECK_TRUE(handle.ok());
     CHECK_EQUAL(0, handle.value()->message().schedule.nextAttemptMicros);
-    auto notDeferred = manage(store, ControlOp::Flush, {testQueueId(1)});
-    CHECK_EQUAL(1u, notDeferred.missing.size());
+    auto held = manage(store, ControlOp::Flush, {testQueueId(3), testQueueId(9)});
+    STRCMP_EQUAL("flush: 0 done, 1 not found, 1 on hold (release them first)", held.text.c_str());
 }
 
 TEST(QueueManage, OfflineLockSeesARunningMaster) {
