@@ -107,7 +107,12 @@ int deliver(const SendmailOptions& options, const Config& config) {
                                         : defaultSender(config);
     if (auto checked = checkAddress(sender, PathType::reverse, "sender"); !checked)
         return fatal(kExDataErr, checked.error());
-    auto input = readMessage(STDIN_FILENO, options.ignoreDots);
+    // Beyond the size limit smtpd would refuse it anyway: stop reading rather than hoard it.
+    uint64_t limit = static_cast<uint64_t>(std::max<int64_t>(config.message_size_limit, 0));
+    auto input = readMessage(STDIN_FILENO, options.ignoreDots, limit);
+    if (!input && input.error() == kMessageTooBig)
+        return fatal(kExDataErr, "message too big: over message_size_limit (" +
+                                     std::to_string(limit) + " bytes)");
     if (!input) return fatal(kExTempFail, input.error());
     PreparedMessage message = prepareMessage(
         std::move(input.value()), {options.extractRecipients, sender, fullName(options)});
@@ -215,6 +220,8 @@ int runMailq(const std::vector<std::string>& args) {
         if (args[i] == "-C" && i + 1 < args.size()) {
             context.configPath = args[++i];
             context.configPathGiven = true;
+        } else if (args[i] == "-v" || args[i].starts_with("-A")) {
+            continue;  // Sendmail's mailq options for verbosity and the client queue
         } else if (args[i] == "--help" || args[i] == "-h") {
             std::printf("usage: mailq [-C FILE] [--json] [-q QUEUE] [--sender ADDR] "
                         "[--domain DOMAIN]\n  the mail queue, as `postern queue` lists it\n");

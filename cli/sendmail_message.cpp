@@ -70,7 +70,7 @@ std::string phrase(const std::string& name) {
 
 }  // namespace
 
-Result<std::string> readMessage(int fd, bool ignoreDots) {
+Result<std::string> readMessage(int fd, bool ignoreDots, uint64_t maxBytes) {
     std::string message;
     size_t lineStart = 0;  // start of the line not yet checked for a lone dot
     char chunk[65536];
@@ -80,6 +80,7 @@ Result<std::string> readMessage(int fd, bool ignoreDots) {
         if (got < 0) return fail(std::string("read standard input: ") + std::strerror(errno));
         if (got == 0) break;
         message.append(chunk, static_cast<size_t>(got));
+        if (maxBytes != 0 && message.size() > maxBytes) return fail(kMessageTooBig);
         if (ignoreDots) continue;
         for (size_t end; (end = message.find('\n', lineStart)) != std::string::npos;
              lineStart = end + 1) {

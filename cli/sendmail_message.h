@@ -5,6 +5,7 @@
 // are left as they come: the SMTP encoder makes every one CR LF on the wire.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,8 +15,12 @@
 namespace postern::cli {
 
 // Reads the message from `fd` until end of file or, unless ignoreDots, a line that is
-// only "." (which is not part of the message; nothing after it is read).
-Result<std::string> readMessage(int fd, bool ignoreDots);
+// only "." (which is not part of the message; nothing after it is read). Fails with
+// kMessageTooBig once more than maxBytes were read (0: no limit).
+Result<std::string> readMessage(int fd, bool ignoreDots, uint64_t maxBytes = 0);
+
+// The error text of a message over the size limit.
+inline constexpr const char* kMessageTooBig = "message too big";
 
 // The addresses of an RFC 5322 address list (a To: value): angle addresses, bare
 // addr-specs, groups ("team: a@x, b@y;"), with display names and comments dropped.

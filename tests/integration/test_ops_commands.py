@@ -404,6 +404,25 @@ class SendmailTest(QueueFixture):
                                      b"From: Me Myself <me@example.org>\r\n\r\n"
                                      b"..leading dot\r\nlong " + b"x" * 5000 + b"\r\n")
 
+    def test_bs_relays_an_smtp_session(self):
+        smtpd = StandInSmtpd(self.spool)
+        self.addCleanup(smtpd.close)
+        session = (b"EHLO me\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+                   b"Subject: bs\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+        status, out, err = run(SENDMAIL, "-C", self.conf, "-bs", stdin=session)
+        self.assertEqual(status, 0, err)
+        self.assertTrue(out.startswith("220 stand-in ESMTP\r\n"), out)
+        self.assertIn("250 2.0.0 Ok: queued as 0123456789ABCDEFG\r\n", out)
+        self.assertTrue(out.endswith("221 bye\r\n"), out)
+        self.assertEqual(smtpd.data, b"Subject: bs\r\n\r\nhi\r\n")
+
+    def test_message_over_the_size_limit(self):
+        with open(self.conf, "a") as f:
+            f.write("message_size_limit = 1000;\n")
+        status, _, err = run(SENDMAIL, "-C", self.conf, "a@example.com", stdin=b"x" * 5000)
+        self.assertEqual(status, EX_DATAERR)
+        self.assertIn("message too big", err)
+
     def test_refused_recipient_is_ex_nouser(self):
         smtpd = StandInSmtpd(self.spool, rcpt_reply="550 5.1.1 no such user")
         self.addCleanup(smtpd.close)

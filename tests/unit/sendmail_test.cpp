@@ -2,6 +2,7 @@
 // lone dots, address lists) and its SMTP transaction against a scripted server on a
 // socket pair (the commands it sends, dot-stuffing, all-or-nothing recipients, exit codes).
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -167,6 +168,24 @@ TEST(SendmailMessage, LoneDotEndsInputUnlessIgnored) {
     std::string binary = std::string(100000, 'x') + "\n" + std::string("\0\x01\xff\n", 4);
     STRCMP_EQUAL(binary.c_str(), readFromPipe(binary, false).c_str());
     CHECK_EQUAL(binary.size(), readFromPipe(binary, false).size());
+}
+
+TEST(SendmailMessage, InputOverTheLimitIsRefused) {
+    int fds[2];
+    CHECK_EQUAL(0, ::pipe(fds));
+    // The reader stops early: the writer then gets EPIPE, which must not kill the tests.
+    auto previous = ::signal(SIGPIPE, SIG_IGN);
+    std::thread writer([&] {
+        std::string big(300000, 'x');
+        (void)::write(fds[1], big.data(), big.size());  // fails once the reader is gone
+        ::close(fds[1]);
+    });
+    auto message = readMessage(fds[0], false, 100000);
+    ::close(fds[0]);
+    writer.join();
+    ::signal(SIGPIPE, previous);
+    CHECK_FALSE(message.ok());
+    STRCMP_EQUAL(kMessageTooBig, message.error().c_str());
 }
 
 TEST(SendmailMessage, AddressListsWithNamesGroupsAndComments) {
