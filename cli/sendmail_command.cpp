@@ -5,22 +5,20 @@
 // "sendmail: fatal: ..." and exit with a sysexits status.
 #include "sendmail_command.h"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 
 #include "address.h"
 #include "commands.h"
 #include "paths.h"
 #include "sendmail_message.h"
 #include "sendmail_options.h"
+#include "smtp_relay.h"
 #include "smtp_submit.h"
 
 namespace postern::cli {
@@ -139,43 +137,14 @@ int deliver(const SendmailOptions& options, const Config& config) {
     return kExitOk;
 }
 
-// Copies what is readable from `from` to `to`; false at end of input or on an error.
-bool copyAvailable(int from, int to) {
-    char buffer[16384];
-    ssize_t got = ::read(from, buffer, sizeof buffer);
-    if (got <= 0) return false;
-    for (ssize_t sent = 0; sent < got;) {
-        ssize_t written = ::write(to, buffer + sent, static_cast<size_t>(got - sent));
-        if (written < 0 && errno == EINTR) continue;
-        if (written <= 0) return false;
-        sent += written;
-    }
-    return true;
-}
-
-// -bs: relays SMTP between stdin/stdout and smtpd until smtpd closes the session.
+// -bs: relays an SMTP session between stdin/stdout and smtpd.
 int relaySmtp(const Config& config) {
     auto socket = connectToPostern(config);
     if (!socket) {
         std::printf("421 4.3.0 postern is not running\r\n");
         return fatal(kExTempFail, socket.error());
     }
-    int server = socket->descriptor();
-    int flags = ::fcntl(server, F_GETFL);
-    ::fcntl(server, F_SETFL, flags & ~O_NONBLOCK);  // poll decides when to read
-    bool inputOpen = true;
-    for (;;) {
-        pollfd fds[2] = {{server, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
-        if (::poll(fds, inputOpen ? 2 : 1, -1) < 0) {
-            if (errno == EINTR) continue;
-            return fatal(kExSoftware, std::string("poll: ") + std::strerror(errno));
-        }
-        if (fds[0].revents && !copyAvailable(server, STDOUT_FILENO)) return kExitOk;
-        if (inputOpen && fds[1].revents && !copyAvailable(STDIN_FILENO, server)) {
-            inputOpen = false;
-            socket->shutdownWrite();
-        }
-    }
+    return relaySmtpSession(socket.value(), STDIN_FILENO, STDOUT_FILENO);
 }
 
 }  // namespace

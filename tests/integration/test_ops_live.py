@@ -13,6 +13,7 @@ import unittest
 
 from harness import PosternTestCase
 from harness.postern import bin_path
+from harness.smtpd import SmtpdTestCase
 
 SENDMAIL, MAILQ = bin_path("sendmail"), bin_path("mailq")
 DEFER_REPLY = "450 4.2.0 Recipient temporarily unavailable (test sink)"
@@ -167,6 +168,54 @@ class LiveQueueTest(PosternTestCase):
         mx = self.start()
         rc, _, err = mx.cli("check")
         self.assertEqual(rc, 0, err)
+
+
+class SendmailToSmtpdTest(SmtpdTestCase):
+    """sendmail into a real smtpd (alone: no qmgr takes the message out of incoming/), then
+    the queue commands on what smtpd wrote."""
+
+    def test_sendmail_t_queues_the_message_with_its_headers(self):
+        smtpd = self.start_smtpd()
+        message = (b"To: Ann <ann@relay.test>, bob@relay.test\nBcc: hidden@relay.test\n"
+                   b"Subject: queued by sendmail\n\n.dot line\n" + b"y" * 3000 + b"\n")
+        rc, _, err = run(SENDMAIL, "-C", smtpd.conf_path, "-t", "-v", "-f", "me@mx.postern.test",
+                         "-N", "success,failure", "carl@relay.test", stdin=message)
+        self.assertEqual(rc, 0, err)
+        [queued] = smtpd.wait_queued(1)
+        self.assertIn(f"sendmail: queued as {smtpd.queued_ids()[0]}", err)
+        self.assertEqual(queued.sender, "me@mx.postern.test")
+        self.assertEqual([r.address for r in queued.recipients],
+                         ["carl@relay.test", "ann@relay.test", "bob@relay.test", "hidden@relay.test"])
+        self.assertEqual(queued.header("To"), ["Ann <ann@relay.test>, bob@relay.test"])
+        self.assertEqual(queued.header("Bcc"), [])
+        self.assertEqual(len(queued.header("From")), 1)
+        self.assertTrue(queued.content.endswith(b"\r\n\r\n.dot line\r\n" + b"y" * 3000 + b"\r\n"))
+
+        queue_id = smtpd.queued_ids()[0]
+        postern = bin_path("postern").replace("/bin/postern", "/sbin/postern")
+        rc, out, err = run(postern, "-c", smtpd.conf_path, "queue", "--json")
+        self.assertEqual(rc, 0, err)
+        [record] = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual((record["queue_id"], record["queue_name"], record["message_size"]),
+                         (queue_id, "incoming", len(queued.content)))
+        self.assertEqual([r["address"] for r in record["recipients"]],
+                         ["carl@relay.test", "ann@relay.test", "bob@relay.test", "hidden@relay.test"])
+        rc, out, _ = run(postern, "-c", smtpd.conf_path, "queue", "show", queue_id, "--headers")
+        self.assertIn("Subject: queued by sendmail\n", out)
+        self.assertNotIn("Bcc:", out)
+        rc, out, err = run(postern, "-c", smtpd.conf_path, "queue", "hold", queue_id)
+        self.assertEqual((rc, out), (0, f"{queue_id}: placed on hold\n"), err)
+        self.assertTrue(smtpd.has_log(rf"postern/postsuper\[\d+\]: {queue_id}: placed on hold$"))
+
+    def test_bs_speaks_to_smtpd(self):
+        smtpd = self.start_smtpd()
+        session = (b"EHLO me\r\nMAIL FROM:<me@mx.postern.test>\r\nRCPT TO:<x@relay.test>\r\nDATA\r\n"
+                   b"Subject: bs\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+        rc, out, err = run(SENDMAIL, "-C", smtpd.conf_path, "-bs", stdin=session)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("250 2.0.0 Ok: queued as ", out)
+        self.assertTrue(out.rstrip().split("\r\n")[-1].startswith("221"), out)
+        smtpd.wait_queued(1)
 
 
 PFLOGSUMM = "/usr/sbin/pflogsumm"

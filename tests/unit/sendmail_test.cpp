@@ -10,6 +10,7 @@
 
 #include "cli/sendmail_message.h"
 #include "cli/sendmail_options.h"
+#include "cli/smtp_relay.h"
 #include "cli/smtp_submit.h"
 
 // CppUTest last: its leak-detection macros must not see the standard headers.
@@ -281,4 +282,45 @@ TEST(SmtpSubmit, TemporaryRefusalAndEightBitBody) {
     ScriptedServer closing;
     closing.replies = {"554 5.3.2 go away\r\n", "221 bye\r\n"};
     CHECK_EQUAL(kExUnavailable, submitTo(closing, submission).status);
+}
+
+TEST_GROUP(SmtpRelay){};
+
+TEST(SmtpRelay, CommandsGoOnOnlyAfterEachReply) {
+    // The whole session is written at once, before the greeting: the relay must still pass
+    // each command only after the reply to the one before.
+    ScriptedServer server;
+    server.replies = {"220 hi\r\n", "250-hello\r\n250 8BITMIME\r\n", "250 Ok\r\n", "250 Ok\r\n",
+                      "354 go\r\n", "250 2.0.0 Ok: queued as X\r\n", "221 bye\r\n"};
+    int fds[2], input[2], output[2];
+    CHECK_EQUAL(0, ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds));
+    CHECK_EQUAL(0, ::pipe(input));
+    CHECK_EQUAL(0, ::pipe(output));
+    std::string session = "EHLO me\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nSubject: x\r\n"
+                          "\r\n..dot\r\n.\r\nQUIT\r\n";
+    CHECK_EQUAL(static_cast<ssize_t>(session.size()), ::write(input[1], session.data(), session.size()));
+    ::close(input[1]);
+    std::thread thread([&] {
+        int flags = ::fcntl(fds[1], F_GETFL);
+        ::fcntl(fds[1], F_SETFL, flags & ~O_NONBLOCK);
+        server.serve(fds[1]);
+        ::close(fds[1]);
+    });
+    int status;
+    {
+        TimedSocket socket(UniqueFd(fds[0]), std::chrono::seconds(5));
+        status = relaySmtpSession(socket, input[0], output[1]);
+    }
+    thread.join();
+    ::close(input[0]);
+    ::close(output[1]);
+    char buffer[4096];
+    ssize_t got = ::read(output[0], buffer, sizeof buffer);
+    ::close(output[0]);
+    CHECK_EQUAL(0, status);
+    STRCMP_EQUAL("220 hi\r\n250-hello\r\n250 8BITMIME\r\n250 Ok\r\n250 Ok\r\n354 go\r\n"
+                 "250 2.0.0 Ok: queued as X\r\n221 bye\r\n",
+                 std::string(buffer, got > 0 ? static_cast<size_t>(got) : 0).c_str());
+    CHECK_EQUAL(5u, server.commands.size());
+    STRCMP_EQUAL("Subject: x\r\n\r\n..dot\r\n", server.data.c_str());
 }
