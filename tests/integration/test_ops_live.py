@@ -12,7 +12,7 @@ import threading
 import unittest
 
 from harness import PosternTestCase
-from harness.postern import bin_path
+from harness.postern import bin_path, postern_binary
 from harness.smtpd import SmtpdTestCase
 
 SENDMAIL, MAILQ = bin_path("sendmail"), bin_path("mailq")
@@ -153,14 +153,23 @@ class LiveQueueTest(PosternTestCase):
         self.assertIsNotNone(headers["Message-ID"])
         self.assertEqual(received.body, b".a line with a leading dot\r\n" + long_line + b"\r\nend\r\n")
 
-    def test_sendmail_bp_and_q_on_a_running_postern(self):
+    def test_show_flush_requeue_and_bp_on_a_running_postern(self):
         mx = self.start()
-        sent = mx.send(mail_from="alice@example.test", rcpt_to=["defer@far.test"])
+        sent = mx.send(mail_from="alice@example.test", rcpt_to=["defer@far.test"], subject="shown")
         self.wait_for(lambda: sent.queue_id in mx.queue_files("deferred"), 15, "the message in deferred/")
-        offset = mx.log_offset()
-        rc, out, err = run(SENDMAIL, "-C", mx.conf_path, "-q")
-        self.assertEqual(rc, 0, err)
-        mx.wait_log(rf"{sent.queue_id}: to=<defer@far.test>.*status=deferred", offset)  # retried now
+        shown = self.queue("show", sent.queue_id)
+        self.assertIn("queue_name: deferred\n", shown)
+        self.assertRegex(shown, r"recipient: defer@far\.test\n  status: deferred, dsn=4\.2\.0, last attempt "
+                                r".*: host 127\.0\.0\.1\[127\.0\.0\.1\] said: 450 4\.2\.0")
+        self.assertIn("Subject: shown\n", shown)
+        for command in ([SENDMAIL, "-C", mx.conf_path, "-q"], [postern_binary(),
+                        "-c", mx.conf_path, "queue", "requeue", sent.queue_id]):
+            offset = mx.log_offset()
+            rc, out, err = run(*command)
+            self.assertEqual(rc, 0, err)
+            mx.wait_log(rf"{sent.queue_id}: to=<defer@far.test>.*status=deferred", offset)  # tried again now
+        mx.wait_log(rf"postern/qmgr\[\d+\]: {sent.queue_id}: requeued")
+        self.wait_for(lambda: sent.queue_id in mx.queue_files("deferred"), 15, "the message back in deferred/")
         rc, out, _ = run(SENDMAIL, "-C", mx.conf_path, "-bp")
         self.assertEqual((rc, out), (0, self.queue()))
 
@@ -192,7 +201,7 @@ class SendmailToSmtpdTest(SmtpdTestCase):
         self.assertTrue(queued.content.endswith(b"\r\n\r\n.dot line\r\n" + b"y" * 3000 + b"\r\n"))
 
         queue_id = smtpd.queued_ids()[0]
-        postern = bin_path("postern").replace("/bin/postern", "/sbin/postern")
+        postern = postern_binary()
         rc, out, err = run(postern, "-c", smtpd.conf_path, "queue", "--json")
         self.assertEqual(rc, 0, err)
         [record] = [json.loads(line) for line in out.splitlines()]
