@@ -58,6 +58,10 @@ void printError(const std::string& message);
 // Subcommands (each in its NAME_command.cpp).
 int runConfigCommand(const CommandContext& context, const CommandArgs& args);
 int runCheckCommand(const CommandContext& context, const CommandArgs& args);
+int runStartCommand(const CommandContext& context, const CommandArgs& args);
+int runStopCommand(const CommandContext& context, const CommandArgs& args);
+int runReloadCommand(const CommandContext& context, const CommandArgs& args);
+int runStatusCommand(const CommandContext& context, const CommandArgs& args);
 int runQueueCommand(const CommandContext& context, const CommandArgs& args);
 int runCertCommand(const CommandContext& context, const CommandArgs& args);
 

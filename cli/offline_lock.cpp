@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "master_lock.h"
+
 namespace postern::cli {
 
 namespace {
@@ -23,17 +25,15 @@ Error systemError(const std::string& what) { return fail(what + ": " + std::stre
 
 Result<std::optional<OfflineQueueLock>> OfflineQueueLock::tryAcquire(
     const std::string& queueDirectory) {
-    std::string path = queueDirectory + "/pid/master.lock";
+    std::string path = masterLockPath(queueDirectory);
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) {
         if (errno == ENOENT) return std::optional<OfflineQueueLock>(OfflineQueueLock(UniqueFd()));
         if (errno != EACCES) return systemError("open " + path);
-        // Not ours to lock: test who holds it, without taking it.
-        UniqueFd reader(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-        if (!reader) return systemError("open " + path);
-        struct flock probe = wholeFileWriteLock();
-        if (::fcntl(reader.get(), F_GETLK, &probe) != 0) return systemError("test the lock on " + path);
-        if (probe.l_type != F_UNLCK) return std::optional<OfflineQueueLock>();
+        // Not ours to lock: only ask who holds it.
+        auto holder = masterLockHolder(queueDirectory);
+        if (!holder) return holder.failure();
+        if (holder->has_value()) return std::optional<OfflineQueueLock>();
         return std::optional<OfflineQueueLock>(OfflineQueueLock(UniqueFd()));
     }
     struct flock lock = wholeFileWriteLock();

@@ -1,5 +1,5 @@
 // offline_lock.h: is postern running on this queue? A running master holds a POSIX record
-// lock (fcntl F_SETLK, see master's lib/master_lock) on queue_directory/pid/master.lock.
+// lock (fcntl F_SETLK, lib/master_lock.h) on queue_directory/pid/master.lock.
 // The queue commands ask before they choose between asking qmgr (running) and doing the
 // file work themselves (stopped); while they do the file work they hold that same lock,
 // so no master can start in the middle of it.
