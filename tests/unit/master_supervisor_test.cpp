@@ -72,12 +72,8 @@ TEST_GROUP(MasterSupervisor) {
     std::unique_ptr<Supervisor> supervisor;
     std::vector<LoggedLine> logged;
     log::Sink previousSink;
-    sighandler_t previousSigpipe = SIG_DFL;
 
     void setup() override {
-        // master ignores SIGPIPE (a child gone while a frame is written to it is an error
-        // value); without it a test dies at random, whenever a child exits first.
-        previousSigpipe = signal(SIGPIPE, SIG_IGN);
         base.reset(event_base_new());
         // SIGCHLD would do this in master; a timer keeps the test free of signal handlers.
         reaper.reset(event_new(base.get(), -1, EV_PERSIST, onReapTick, this));
@@ -97,7 +93,6 @@ TEST_GROUP(MasterSupervisor) {
         reaper.reset();
         base.reset();
         log::setSink(previousSink);
-        signal(SIGPIPE, previousSigpipe);
     }
     static void onReapTick(evutil_socket_t, short, void* self) {
         auto* test = static_cast<TEST_GROUP_CppUTestGroupMasterSupervisor*>(self);
