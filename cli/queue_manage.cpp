@@ -17,37 +17,6 @@ namespace {
 
 enum class Outcome { Done, Missing, Skipped, Failed };
 
-// What "skipped" means for an operation, in the reply's text (as qmgr says it).
-const char* skippedMeaning(ControlOp op) {
-    switch (op) {
-        case ControlOp::Hold:
-            return "already on hold";
-        case ControlOp::Release:
-            return "not on hold";
-        case ControlOp::Flush:
-            return "on hold (release them first)";
-        default:
-            return "skipped";
-    }
-}
-
-// The queues ALL stands for.
-std::vector<QueueName> queuesForAll(ControlOp op) {
-    switch (op) {
-        case ControlOp::Delete:
-            return {QueueName::Incoming, QueueName::Active, QueueName::Deferred, QueueName::Hold};
-        case ControlOp::Hold:
-            return {QueueName::Incoming, QueueName::Active, QueueName::Deferred};
-        case ControlOp::Release:
-            return {QueueName::Hold};
-        case ControlOp::Requeue:
-            return {QueueName::Active, QueueName::Deferred, QueueName::Hold};
-        case ControlOp::Flush:
-            return {QueueName::Deferred};
-    }
-    return {};
-}
-
 // Makes a message due now and, for requeue, its deferred recipients pending again.
 Status resetForRetry(queue::QueueStore& store, QueueName queue, const std::string& id,
                      bool makeDeferredPending) {
@@ -109,7 +78,8 @@ public:
         if (!reply_.missing.empty())
             reply_.text += ", " + std::to_string(reply_.missing.size()) + " not found";
         if (skippedCount_ > 0)
-            reply_.text += ", " + std::to_string(skippedCount_) + " " + skippedMeaning(op_);
+            reply_.text +=
+                ", " + std::to_string(skippedCount_) + " " + qmgr_protocol::skippedMeaning(op_);
         reply_.text += failures_;
         return reply_;
     }
@@ -169,7 +139,7 @@ ControlReply manageOffline(queue::QueueStore& store, const qmgr_protocol::Contro
         for (const auto& id : request.ids) manager.apply(id);
         return manager.finish();
     }
-    for (QueueName queue : queuesForAll(request.op)) {
+    for (QueueName queue : qmgr_protocol::queuesForAll(request.op)) {
         auto ids = store.list(queue);
         if (!ids) {
             manager.recordFailure(ids.error());
