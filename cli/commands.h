@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config.h"
+#include "qmgr_protocol.h"
 
 namespace postern::cli {
 
@@ -17,6 +18,7 @@ namespace postern::cli {
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 64;  // EX_USAGE (sysexits.h): bad command line
+constexpr int kExitTempFail = 75;  // EX_TEMPFAIL: try again later (a daemon did not answer)
 
 // What the dispatcher hands a subcommand.
 struct CommandContext {
@@ -60,5 +62,14 @@ int runStartCommand(const CommandContext& context, const CommandArgs& args);
 int runStopCommand(const CommandContext& context, const CommandArgs& args);
 int runReloadCommand(const CommandContext& context, const CommandArgs& args);
 int runStatusCommand(const CommandContext& context, const CommandArgs& args);
+int runQueueCommand(const CommandContext& context, const CommandArgs& args);
+int runCertCommand(const CommandContext& context, const CommandArgs& args);
+
+// `postern queue` listing options and output (mailq and sendmail -bp too).
+int runQueueList(const CommandContext& context, const CommandArgs& args);
+// Sends a management request to qmgr when postern runs, or performs it on the files (under
+// the master lock) when it does not; prints what was done. Exit status 0 when every
+// message named was acted on.
+int runQueueManagement(const Config& config, const qmgr_protocol::ControlRequest& request);
 
 }  // namespace postern::cli

@@ -56,6 +56,36 @@ Result<ControlOp> parseOp(std::string_view name) {
     return fail("unknown operation \"" + std::string(name) + "\"");
 }
 
+std::vector<queue::QueueName> queuesForAll(ControlOp op) {
+    using queue::QueueName;
+    switch (op) {
+        case ControlOp::Delete:
+            return {QueueName::Incoming, QueueName::Active, QueueName::Deferred, QueueName::Hold};
+        case ControlOp::Hold:
+            return {QueueName::Incoming, QueueName::Active, QueueName::Deferred};
+        case ControlOp::Release:
+            return {QueueName::Hold};
+        case ControlOp::Requeue:
+            return {QueueName::Active, QueueName::Deferred, QueueName::Hold};
+        case ControlOp::Flush:
+            return {QueueName::Deferred};
+    }
+    return {};
+}
+
+const char* skippedMeaning(ControlOp op) {
+    switch (op) {
+        case ControlOp::Hold:
+            return "already on hold";
+        case ControlOp::Release:
+            return "not on hold";
+        case ControlOp::Flush:
+            return "on hold (release them first)";
+        default:
+            return "skipped";
+    }
+}
+
 ipc::FrameRules qmgrEndRules() {
     return {4 * 1024 * 1024, {{kNotifyProtocol, kNotifyVersion}, {kControlProtocol, kControlVersion}}};
 }

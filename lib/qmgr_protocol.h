@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ipc.h"
+#include "queue_store.h"
 #include "result.h"
 
 namespace postern::qmgr_protocol {
@@ -45,6 +46,14 @@ struct ControlReply {
 // "delete", "hold", "release", "requeue", "flush"; parseOp is the reverse.
 const char* opName(ControlOp op);
 Result<ControlOp> parseOp(std::string_view name);
+
+// The queues ALL stands for in a request: delete every queue but corrupt/, hold incoming/
+// active/ deferred/, release hold/, requeue active/ deferred/ hold/, flush deferred/. Both
+// qmgr and `postern queue` (on the files, while postern is stopped) go by it.
+std::vector<queue::QueueName> queuesForAll(ControlOp op);
+
+// What a message left alone by an operation is, in a reply's text ("already on hold").
+const char* skippedMeaning(ControlOp op);
 
 // qmgr's end accepts notices and control requests; the CLI's end accepts control replies.
 ipc::FrameRules qmgrEndRules();

@@ -8,25 +8,8 @@
 
 namespace postern::qmgr {
 
-namespace {
-
 using qmgr_protocol::ControlOp;
 using queue::QueueName;
-
-const char* skippedMeaning(ControlOp op) {
-    switch (op) {
-        case ControlOp::Hold:
-            return "already on hold";
-        case ControlOp::Release:
-            return "not on hold";
-        case ControlOp::Flush:
-            return "on hold (release them first)";
-        default:
-            return "skipped";
-    }
-}
-
-}  // namespace
 
 qmgr_protocol::ControlReply QueueManager::control(const qmgr_protocol::ControlRequest& request) {
     qmgr_protocol::ControlReply reply;
@@ -57,7 +40,7 @@ qmgr_protocol::ControlReply QueueManager::control(const qmgr_protocol::ControlRe
     if (!reply.missing.empty())
         reply.text += ", " + std::to_string(reply.missing.size()) + " not found";
     if (skipped > 0)
-        reply.text += ", " + std::to_string(skipped) + " " + skippedMeaning(request.op);
+        reply.text += ", " + std::to_string(skipped) + " " + qmgr_protocol::skippedMeaning(request.op);
     if (request.op == ControlOp::Flush) incomingScanNeeded_ = true;
     pump();
     return reply;
@@ -158,26 +141,8 @@ bool QueueManager::moveMessage(const std::string& id, QueueName from, QueueName 
 }
 
 std::vector<std::string> QueueManager::expandAll(ControlOp op) {
-    std::vector<QueueName> queues;
-    switch (op) {
-        case ControlOp::Delete:
-            queues = {QueueName::Incoming, QueueName::Active, QueueName::Deferred, QueueName::Hold};
-            break;
-        case ControlOp::Hold:
-            queues = {QueueName::Incoming, QueueName::Active, QueueName::Deferred};
-            break;
-        case ControlOp::Release:
-            queues = {QueueName::Hold};
-            break;
-        case ControlOp::Requeue:
-            queues = {QueueName::Active, QueueName::Deferred, QueueName::Hold};
-            break;
-        case ControlOp::Flush:
-            queues = {QueueName::Deferred};
-            break;
-    }
     std::vector<std::string> ids;
-    for (QueueName queue : queues) {
+    for (QueueName queue : qmgr_protocol::queuesForAll(op)) {
         auto listed = store_.list(queue);
         if (!listed) {
             log::warning("cannot list %s/: %s",
