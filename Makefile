@@ -90,6 +90,8 @@ UNIT_BIN := $(BUILD)/tests/unit_tests
 ALL_ARCHIVES := $(foreach d,$(DAEMONS) cli,$(call archive_of,$(d))) $(LIB_ARCHIVE)
 
 .PHONY: all test unit run bench fuzz soak install clean deps help check-user
+# Object files made through pattern rules are kept (no relinking on every make).
+.SECONDARY:
 all: $(DAEMON_BINS) $(CLI_BINS) $(BENCH_BINS) check-user
 
 check-user:
