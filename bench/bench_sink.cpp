@@ -80,9 +80,12 @@ class SinkSession {
     void startTls();
     void reply(std::string_view text);
     void closeNow();
+    void closeWhenFlushed();
+    bool unsentOutput() const;
 
     Sink& sink_;
     BufferEventPtr bev_;
+    EventPtr flushWait_;  // after QUIT with TLS: polls until the socket took the 221
     State state_ = State::Command;
     bool tlsActive_ = false;
     bool bodyStart_ = false;  // the next body byte begins a line (for a lone ".")
@@ -230,9 +233,30 @@ bool SinkSession::handleCommand(const std::string& line) {
     return true;
 }
 
+// A TLS filter's output drains into the plaintext bufferevent below it, which still has to
+// write it: close only once both are empty, or the last replies (the 250 and the 221 of a
+// pipelined ".", QUIT) are lost.
+bool SinkSession::unsentOutput() const {
+    bufferevent* below = bufferevent_get_underlying(bev_.get());
+    return evbuffer_get_length(bufferevent_get_output(bev_.get())) > 0 ||
+           (below != nullptr && evbuffer_get_length(bufferevent_get_output(below)) > 0);
+}
+
+void SinkSession::closeWhenFlushed() {
+    if (!unsentOutput()) return closeNow();
+    if (!flushWait_) {
+        auto retry = [](evutil_socket_t, short, void* arg) {
+            static_cast<SinkSession*>(arg)->closeWhenFlushed();
+        };
+        flushWait_.reset(evtimer_new(sink_.base(), retry, this));
+    }
+    timeval millisecond{0, 1000};
+    evtimer_add(flushWait_.get(), &millisecond);
+}
+
 void SinkSession::outputDrained() {
     if (state_ == State::Closing) {
-        closeNow();
+        closeWhenFlushed();
     } else if (state_ == State::StartTls) {
         startTls();
     }

@@ -1,0 +1,160 @@
+"""report.py: the benchmark's one table, in Markdown, with the targets of issue 8.
+
+table_rows() turns the results (a dict, see bench.py) into rows of (what, postern,
+Postfix, postern/Postfix, target, status); markdown() wraps them with the conditions of
+the run. A row that could not be measured says why instead of a number.
+"""
+
+SIZES = {4096: "4 KiB", 102400: "100 KiB"}
+
+
+def config_label(row):
+    """'4 KiB, 20 sessions, plaintext' for a throughput row."""
+    leg = "STARTTLS" if row["tls"] else "plaintext"
+    return f"{SIZES.get(row['size'], row['size'])}, {row['sessions']} sessions, {leg}"
+
+
+def _num(value, digits=0):
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def _ratio(ours, theirs, higher_is_better=True):
+    if not ours or not theirs:
+        return None
+    return ours / theirs if higher_is_better else theirs / ours
+
+
+def _status(ok):
+    if ok is None:
+        return "not measured"
+    return "met" if ok else "**not met**"
+
+
+def _measured(entry, key):
+    """entry[key], or None when the entry failed or is missing."""
+    if not entry or "error" in entry:
+        return None
+    return entry.get(key)
+
+
+def _why(entry):
+    if entry and "error" in entry:
+        return f"failed: {entry['error']}"
+    return None
+
+
+def throughput_rows(results):
+    rows = []
+    for row in results.get("throughput", []):
+        label = config_label(row)
+        for key, what, headline in (("e2e", "end to end", True), ("accept", "accept only", False)):
+            ours, theirs = _measured(row.get("postern"), key), _measured(row.get("postfix"), key)
+            ratio = _ratio(ours, theirs)
+            is_headline = headline and row["size"] == 4096 and row["sessions"] == 20 and not row["tls"]
+            wanted = 4.0 if is_headline else 3.0
+            rows.append((f"msg/s {what}, {label}", _why(row.get("postern")) or _num(ours),
+                         _why(row.get("postfix")) or _num(theirs), f"{ratio:.2f}×" if ratio else "—",
+                         f"≥ {wanted:g}× Postfix", _status(None if ratio is None else ratio >= wanted)))
+    return rows
+
+
+def tls_cost_rows(results):
+    """STARTTLS on the delivery leg against plaintext, end to end, per size and sessions."""
+    rows = []
+    by_config = {(r["size"], r["sessions"], r["tls"]): r for r in results.get("throughput", [])}
+    for (size, sessions, tls), row in by_config.items():
+        plain = by_config.get((size, sessions, False))
+        if not tls or plain is None:
+            continue
+        costs = {}
+        for mta in ("postern", "postfix"):
+            with_tls, without = _measured(row.get(mta), "e2e"), _measured(plain.get(mta), "e2e")
+            costs[mta] = 1 - with_tls / without if with_tls and without else None
+        label = f"STARTTLS cost on delivery, {SIZES.get(size, size)}, {sessions} sessions"
+        fmt = lambda c: "—" if c is None else f"{100 * c:.1f}%"
+        ok = None if costs["postern"] is None else costs["postern"] <= 0.15
+        rows.append((label, fmt(costs["postern"]), fmt(costs["postfix"]), "", "≤ 15% (postern)", _status(ok)))
+    return rows
+
+
+def latency_rows(results):
+    lat = results.get("latency")
+    if not lat:
+        return []
+    ours, theirs = lat.get("postern"), lat.get("postfix")
+    rate = lat.get("rate")
+    rows = []
+    for key, target in (("p50", None), ("p99", 10.0)):
+        a, b = _measured(ours, key), _measured(theirs, key)
+        ratio = _ratio(a, b, higher_is_better=False)
+        rows.append((f"latency 250 → sink 250, {key} (ms) at {_num(rate)} msg/s", _why(ours) or _num(a, 2),
+                     _why(theirs) or _num(b, 2), f"{ratio:.2f}× faster" if ratio else "—",
+                     f"≤ {target:g} ms" if target else "", _status(None if a is None or not target else a <= target)
+                     if target else ""))
+    return rows
+
+
+def memory_rows(results):
+    rows = []
+    memory = results.get("memory", {})
+    for leg, target in (("plaintext", 8.0), ("starttls", 40.0)):
+        entry = memory.get(leg, {})
+        ours, theirs = entry.get("postern"), entry.get("postfix")
+        a = _measured(ours, "rss_per_session")
+        b = _measured(theirs, "pss_per_session")
+        ratio = _ratio(a, b, higher_is_better=False)
+        count = _measured(ours, "sessions")
+        their_count = _measured(theirs, "sessions")
+        what = "after EHLO" if leg == "plaintext" else "after STARTTLS + EHLO"
+        rows.append((f"KiB per idle session {what} (postern: RSS growth over {_num(count)} sessions; "
+                     f"Postfix: PSS growth over {_num(their_count)})",
+                     _why(ours) or _num(a, 1), _why(theirs) or _num(b, 1), f"{ratio:.1f}× less" if ratio else "—",
+                     f"≤ {target:g} KiB", _status(None if a is None else a <= target)))
+        total = _measured(ours, "rss_kib")
+        rows.append((f"total RSS of all postern processes, {_num(count)} idle sessions {what} (MiB)",
+                     _num(total / 1024 if total else None, 1), "", "", "", ""))
+    return rows
+
+
+def table_rows(results):
+    """Every row of the table, in order."""
+    return throughput_rows(results) + tls_cost_rows(results) + latency_rows(results) + memory_rows(results)
+
+
+def markdown_table(rows):
+    lines = ["| measure | postern | Postfix | postern/Postfix | target | status |",
+             "| --- | ---: | ---: | ---: | --- | --- |"]
+    lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(results):
+    """The whole results page."""
+    meta = results.get("meta", {})
+    fsync = results.get("fsync", {})
+    sinks = results.get("sinks", {})
+    lines = [f"# postern against Postfix — {meta.get('date', '')}", "",
+             f"Machine: {meta.get('machine', '?')}. postern {meta.get('postern_version', '?')}, "
+             f"Postfix {meta.get('postfix_version', '?')}. Mode: {meta.get('mode', 'full')}.", "",
+             f"Physical ceiling (the queue's device, 4 KiB append + fsync): "
+             f"{_num(fsync.get('single'))} fsyncs/s with one writer, "
+             f"{_num(fsync.get('concurrent'))} fsyncs/s with {fsync.get('writers', '?')} writers at once.", "",
+             f"Sinks straight from smtp-source (100 sessions, 4 KiB), the instruments' ceiling: "
+             + ", ".join(f"{name} {_num(rate)} msg/s" for name, rate in sinks.items()) + ".", "",
+             markdown_table(table_rows(results)), ""]
+    lines += [f"- {note}" for note in results.get("notes", [])]
+    return "\n".join(lines) + "\n"
+
+
+def text_table(rows):
+    """The table for a terminal: fixed-width columns."""
+    header = ("measure", "postern", "Postfix", "ratio", "target", "status")
+    all_rows = [header] + [tuple(c.replace("**", "") for c in row) for row in rows]
+    widths = [min(max(len(r[i]) for r in all_rows), 70 if i == 0 else 30) for i in range(len(header))]
+    out = []
+    for row in all_rows:
+        out.append("  ".join(cell[:widths[i]].ljust(widths[i]) if i == 0 else cell[:widths[i]].rjust(widths[i])
+                             for i, cell in enumerate(row)))
+    return "\n".join(out)
