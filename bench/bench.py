@@ -195,18 +195,23 @@ def run_phase(registry, settings, cert, tls, results, rows):
                 rows[(size, sessions, tls)][key] = {"error": f"{make.name} did not start"}
 
 
-def write_results(results):
+def write_results(results, quick):
+    """latest.md and latest.png, plus a dated copy of both and the raw JSON, in
+    bench/results/; a quick run writes quick-latest.md and .png only (not kept)."""
     folder = os.path.join(BENCH_DIR, "results")
     os.makedirs(folder, exist_ok=True)
-    stamp = results["meta"]["stamp"]
     page = report.markdown(results)
     picture = chart.throughput_chart(results)
-    for name, data, mode in ((f"{stamp}.md", page, "w"), ("latest.md", page, "w"),
-                             (f"{stamp}.json", json.dumps(results, indent=1, default=str), "w"),
-                             (f"{stamp}.png", picture, "wb"), ("latest.png", picture, "wb")):
-        with open(os.path.join(folder, name), mode) as f:
+    if quick:
+        outputs = [("quick-latest.md", page), ("quick-latest.png", picture)]
+    else:
+        stamp = results["meta"]["stamp"]
+        outputs = [(f"{stamp}.md", page), ("latest.md", page), (f"{stamp}.png", picture), ("latest.png", picture),
+                   (f"{stamp}.json", json.dumps(results, indent=1, default=str))]
+    for name, data in outputs:
+        with open(os.path.join(folder, name), "wb" if isinstance(data, bytes) else "w") as f:
             f.write(data)
-    return os.path.join(folder, "latest.md")
+    return os.path.join(folder, outputs[0][0] if quick else "latest.md")
 
 
 def prerequisites(settings, results):
@@ -264,7 +269,7 @@ def main():
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     results["meta"]["seconds"] = round(time.monotonic() - began)
-    path = write_results(results)
+    path = write_results(results, settings.quick)
     say("")
     say(report.text_table(report.table_rows(results)))
     say(f"\nmake bench: {results['meta']['seconds']} s; wrote {os.path.relpath(path, REPO)} and the chart")

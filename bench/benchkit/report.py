@@ -105,17 +105,34 @@ def memory_rows(results):
         a = _measured(ours, "rss_per_session")
         b = _measured(theirs, "pss_per_session")
         ratio = _ratio(a, b, higher_is_better=False)
-        count = _measured(ours, "sessions")
-        their_count = _measured(theirs, "sessions")
-        what = "after EHLO" if leg == "plaintext" else "after STARTTLS + EHLO"
-        rows.append((f"KiB per idle session {what} (postern: RSS growth over {_num(count)} sessions; "
-                     f"Postfix: PSS growth over {_num(their_count)})",
-                     _why(ours) or _num(a, 1), _why(theirs) or _num(b, 1), f"{ratio:.1f}× less" if ratio else "—",
-                     f"≤ {target:g} KiB", _status(None if a is None else a <= target)))
+        what = "after EHLO" if leg == "plaintext" else "after STARTTLS"
+        rows.append((f"KiB per idle session, {what}", _why(ours) or _num(a, 1), _why(theirs) or _num(b, 1),
+                     f"{ratio:.0f}× less" if ratio else "—", f"≤ {target:g} KiB",
+                     _status(None if a is None else a <= target)))
         total = _measured(ours, "rss_kib")
-        rows.append((f"total RSS of all postern processes, {_num(count)} idle sessions {what} (MiB)",
+        count = _measured(ours, "sessions")
+        rows.append((f"MiB RSS of all postern processes, {_num(count)} idle sessions {what}",
                      _num(total / 1024 if total else None, 1), "", "", "", ""))
     return rows
+
+
+def derived_notes(results):
+    """What the table's cells cannot say: counts, units, backlog."""
+    notes = []
+    for leg, entry in results.get("memory", {}).items():
+        ours, theirs = entry.get("postern"), entry.get("postfix")
+        if _measured(ours, "sessions") and _measured(theirs, "sessions"):
+            notes.append(f"Idle sessions ({leg}): postern held {ours['sessions']:,} (RSS growth per session, "
+                         f"{ours['failed']} failed), Postfix {theirs['sessions']:,} (PSS growth per session: one "
+                         f"smtpd process each; RSS would count its shared libraries once per process).")
+    lat = results.get("latency", {})
+    for key, name in (("postern", "postern"), ("postfix", "Postfix")):
+        found = lat.get(key)
+        if _measured(found, "p50") is not None:
+            notes.append(f"Latency, {name}: {found['matched']:,} of {found['messages']:,} messages matched, "
+                         f"max {found['max']:.2f} ms, largest client backlog {found['backlog']} "
+                         f"(0: the rate of {lat['rate']:,.0f} msg/s was held).")
+    return notes
 
 
 def table_rows(results):
@@ -144,7 +161,7 @@ def markdown(results):
              f"Sinks straight from smtp-source (100 sessions, 4 KiB), the instruments' ceiling: "
              + ", ".join(f"{name} {_num(rate)} msg/s" for name, rate in sinks.items()) + ".", "",
              markdown_table(table_rows(results)), ""]
-    lines += [f"- {note}" for note in results.get("notes", [])]
+    lines += [f"- {note}" for note in derived_notes(results) + results.get("notes", [])]
     return "\n".join(lines) + "\n"
 
 

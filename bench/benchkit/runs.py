@@ -180,7 +180,7 @@ def _fsync_writer(path, seconds, counts, index):
         os.unlink(path)
 
 
-def fsync_rate(folder, writers=1, seconds=2.0):
+def fsync_rate(folder, writers=1, seconds=3.0):
     """fsyncs per second of `writers` threads, each appending 4 KiB + fsync to its own file
     in folder (several writers show what the journal gains by committing them together)."""
     counts = [0] * writers
