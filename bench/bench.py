@@ -10,7 +10,9 @@ bench/results/latest.md, a dated copy with its JSON and a PNG chart. Everything 
 starts is stopped by pid at the end, on an error and on Ctrl-C.
 
 Environment: BENCH_QUICK=1 (short runs, for development), BENCH_ONLY=postern|postfix,
-BENCH_PLAIN_SINK=smtp-sink|bench_sink (the sink of the plaintext rows), BENCH_KEEP_TMP=1.
+BENCH_PLAIN_SINK=smtp-sink|bench_sink (the sink of the plaintext rows), BENCH_KEEP_TMP=1,
+BENCH_PROFILE=1 (perf record of the whole machine during each MTA's 4 KiB, 20 sessions,
+plaintext row: bench/results/profile-MTA.txt).
 """
 import datetime
 import json
@@ -52,6 +54,7 @@ class Settings:
         self.only = env.get("BENCH_ONLY", "").lower()
         self.plain_sink = env.get("BENCH_PLAIN_SINK", "bench_sink")
         self.keep_tmp = env.get("BENCH_KEEP_TMP", "") not in ("", "0")
+        self.profile = env.get("BENCH_PROFILE", "") not in ("", "0")
 
     def wants(self, key):
         return self.only in ("", key)
@@ -85,7 +88,7 @@ def meta(settings, start):
             "postern_version": command_output(["git", "-C", REPO, "describe", "--always", "--dirty"]),
             "postfix_version": command_output(["postconf", "-h", "-d", "mail_version"]),
             "mode": "quick (BENCH_QUICK=1)" if settings.quick else "full",
-            "plain_sink": settings.plain_sink}
+            "plain_sink": settings.plain_sink, "load_before": os.getloadavg()[0]}
 
 
 def device_ceiling(folder):
@@ -128,6 +131,9 @@ def measure_throughput(registry, mta, key, sink_port, cert, tls, settings, rows)
     for size, sessions in ROWS:
         row = rows[(size, sessions, tls)]
         label = report.config_label(row)
+        profile = None
+        if settings.profile and (size, sessions, tls) == (4096, 20, False):
+            profile = runs.SystemProfile(registry, os.path.join(registry.tmp, f"perf-{key}.data"))
         try:
             found = runs.throughput(registry, mta, sink_port, size, sessions, settings.messages[size], sink_cert,
                                     settings.plain_sink)
@@ -135,6 +141,9 @@ def measure_throughput(registry, mta, key, sink_port, cert, tls, settings, rows)
         except runs.RunFailed as e:
             found = {"error": str(e)}
             say(f"{mta.name}: {label}: failed: {e}")
+        finally:
+            if profile is not None:
+                say("  profile: " + profile.finish(os.path.join(BENCH_DIR, "results", f"profile-{key}.txt")))
         row[key] = found
 
 
@@ -195,12 +204,21 @@ def run_phase(registry, settings, cert, tls, results, rows):
                 rows[(size, sessions, tls)][key] = {"error": f"{make.name} did not start"}
 
 
+def previous_results(folder):
+    """The newest kept run's results (dated JSON files sort by time), or None."""
+    kept = sorted(name for name in os.listdir(folder) if name.endswith(".json"))
+    if not kept:
+        return None
+    with open(os.path.join(folder, kept[-1])) as f:
+        return json.load(f)
+
+
 def write_results(results, quick):
     """latest.md and latest.png, plus a dated copy of both and the raw JSON, in
     bench/results/; a quick run writes quick-latest.md and .png only (not kept)."""
     folder = os.path.join(BENCH_DIR, "results")
     os.makedirs(folder, exist_ok=True)
-    page = report.markdown(results)
+    page = report.markdown(results, previous_results(folder))
     picture = chart.throughput_chart(results)
     if quick:
         outputs = [("quick-latest.md", page), ("quick-latest.png", picture)]
@@ -269,6 +287,7 @@ def main():
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     results["meta"]["seconds"] = round(time.monotonic() - began)
+    results["meta"]["load_after"] = os.getloadavg()[0]
     path = write_results(results, settings.quick)
     say("")
     say(report.text_table(report.table_rows(results)))

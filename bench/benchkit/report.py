@@ -147,14 +147,31 @@ def markdown_table(rows):
     return "\n".join(lines)
 
 
-def markdown(results):
-    """The whole results page."""
+def comparison(results, previous):
+    """Lines comparing postern's end-to-end rows with an earlier run's (None: no earlier run)."""
+    if not previous:
+        return []
+    before = {(r["size"], r["sessions"], r["tls"]): _measured(r.get("postern"), "e2e")
+              for r in previous.get("throughput", [])}
+    lines = [f"Compared with the run of {previous.get('meta', {}).get('date', '?')} "
+             f"(postern {previous.get('meta', {}).get('postern_version', '?')}), postern end to end:", ""]
+    for row in results.get("throughput", []):
+        now, then = _measured(row.get("postern"), "e2e"), before.get((row["size"], row["sessions"], row["tls"]))
+        change = f"{100 * (now / then - 1):+.0f}%" if now and then else "—"
+        lines.append(f"- {config_label(row)}: {_num(then)} → {_num(now)} msg/s ({change})")
+    return lines + [""]
+
+
+def markdown(results, previous=None):
+    """The whole results page; previous (an earlier run's results) adds a comparison."""
     meta = results.get("meta", {})
     fsync = results.get("fsync", {})
     sinks = results.get("sinks", {})
     lines = [f"# postern against Postfix — {meta.get('date', '')}", "",
              f"Machine: {meta.get('machine', '?')}. postern {meta.get('postern_version', '?')}, "
-             f"Postfix {meta.get('postfix_version', '?')}. Mode: {meta.get('mode', 'full')}.", "",
+             f"Postfix {meta.get('postfix_version', '?')}. Mode: {meta.get('mode', 'full')}. "
+             f"Load average: {_num(meta.get('load_before'), 1)} before, {_num(meta.get('load_after'), 1)} after; "
+             f"{_num(meta.get('seconds'))} s in all.", "",
              f"Physical ceiling (the queue's device, 4 KiB append + fsync): "
              f"{_num(fsync.get('single'))} fsyncs/s with one writer, "
              f"{_num(fsync.get('concurrent'))} fsyncs/s with {fsync.get('writers', '?')} writers at once.", "",
@@ -162,6 +179,7 @@ def markdown(results):
              + ", ".join(f"{name} {_num(rate)} msg/s" for name, rate in sinks.items()) + ".", "",
              markdown_table(table_rows(results)), ""]
     lines += [f"- {note}" for note in derived_notes(results) + results.get("notes", [])]
+    lines += [""] + comparison(results, previous)
     return "\n".join(lines) + "\n"
 
 

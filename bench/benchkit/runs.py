@@ -10,6 +10,7 @@ device does, 4 KiB write + fsync in a loop, the physical ceiling of durable mail
 """
 import os
 import re
+import subprocess
 import threading
 import time
 
@@ -206,3 +207,28 @@ def sink_capacity(registry, sink_port, plain_sink, messages, sessions=100, size=
     source.stop()
     sink.stop()
     return messages * 1e9 / (end - start)
+
+
+class SystemProfile:
+    """perf record of the whole machine (software cpu-clock, call graphs) while a run goes
+    on: every process's share of the two cores, and where each spends it."""
+
+    def __init__(self, registry, path):
+        self.path = path
+        self.process = registry.spawn(["perf", "record", "-a", "-g", "-e", "cpu-clock", "-F", "999",
+                                       "-o", path], name="perf")
+
+    def finish(self, report_path, top=60):
+        """Stops recording and writes the per-process and per-symbol summary to report_path."""
+        self.process.send_signal(2)  # SIGINT: perf writes its data and exits
+        self.process.wait(60)
+        sections = []
+        for sort in ("comm", "comm,dso,symbol"):
+            done = subprocess.run(["perf", "report", "-i", self.path, "--no-children", "--sort", sort, "--stdio",
+                                   "-g", "none", "--percent-limit", "0.5"],
+                                  capture_output=True, text=True, timeout=300)
+            lines = [line for line in done.stdout.splitlines() if line and not line.startswith("#")]
+            sections.append(f"## perf report --sort {sort}\n" + "\n".join(lines[:top]))
+        with open(report_path, "w") as f:
+            f.write("\n\n".join(sections) + "\n")
+        return report_path
