@@ -143,7 +143,8 @@ def measure_throughput(registry, mta, key, sink_port, cert, tls, settings, rows)
             say(f"{mta.name}: {label}: failed: {e}")
         finally:
             if profile is not None:
-                say("  profile: " + profile.finish(os.path.join(BENCH_DIR, "results", f"profile-{key}.txt")))
+                say("  profile: " + profile.finish(os.path.join(BENCH_DIR, "results", f"profile-{key}.txt"),
+                                                    mta.programs))
         row[key] = found
 
 

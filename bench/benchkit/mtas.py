@@ -37,6 +37,7 @@ class PosternMta:
     """postern from POSTERN_BUILD_DIR, in registry.tmp/NAME."""
 
     name = "postern"
+    programs = ("master", "smtpd", "qmgr", "smtp")
 
     def __init__(self, registry, label, cert, sink_port, delivery_tls):
         tls_level = "encrypt" if delivery_tls else "none"
@@ -84,6 +85,7 @@ class PostfixMta:
     """Debian's Postfix in registry.tmp/NAME, as the rival."""
 
     name = "Postfix"
+    programs = ("master", "smtpd", "cleanup", "qmgr", "smtp", "trivial-rewrite", "anvil", "postlogd")
 
     def __init__(self, registry, label, cert, sink_port, delivery_tls, process_limit=300):
         limits = {

@@ -218,17 +218,20 @@ class SystemProfile:
         self.process = registry.spawn(["perf", "record", "-a", "-g", "-e", "cpu-clock", "-F", "999",
                                        "-o", path], name="perf")
 
-    def finish(self, report_path, top=60):
-        """Stops recording and writes the per-process and per-symbol summary to report_path."""
+    def finish(self, report_path, comms, top=45):
+        """Stops recording; writes every process's share, then the hottest symbols of the
+        processes named in `comms` (the MTA's), to report_path."""
         self.process.send_signal(2)  # SIGINT: perf writes its data and exits
         self.process.wait(60)
         sections = []
-        for sort in ("comm", "comm,dso,symbol"):
-            done = subprocess.run(["perf", "report", "-i", self.path, "--no-children", "--sort", sort, "--stdio",
-                                   "-g", "none", "--percent-limit", "0.5"],
-                                  capture_output=True, text=True, timeout=300)
-            lines = [line for line in done.stdout.splitlines() if line and not line.startswith("#")]
-            sections.append(f"## perf report --sort {sort}\n" + "\n".join(lines[:top]))
+        for title, extra in (("CPU share by process (whole machine)", ["--sort", "comm"]),
+                             ("hottest symbols of " + ",".join(comms), ["--sort", "comm,dso,symbol",
+                                                                        "--comms", ",".join(comms),
+                                                                        "--percentage", "relative"])):
+            done = subprocess.run(["perf", "report", "-i", self.path, "--no-children", "--stdio", "-g", "none",
+                                   "--percent-limit", "0.3", *extra], capture_output=True, text=True, timeout=300)
+            lines = [line.rstrip(" -") for line in done.stdout.splitlines() if line.strip() and line[0] != "#"]
+            sections.append(f"## {title}\n" + "\n".join(lines[:top]))
         with open(report_path, "w") as f:
             f.write("\n\n".join(sections) + "\n")
         return report_path
