@@ -8,6 +8,7 @@ Message-ID is the latency from the MTA's 250 to delivery. idle_memory(): the MTA
 memory before and with N idle sessions held by idle_sessions. fsync_rate(): what the
 device does, 4 KiB write + fsync in a loop, the physical ceiling of durable mail.
 """
+import math
 import os
 import re
 import subprocess
@@ -92,7 +93,7 @@ def percentile(sorted_values, fraction):
     """The value below which `fraction` of sorted_values lie (nearest rank)."""
     if not sorted_values:
         return None
-    rank = max(0, min(len(sorted_values) - 1, int(round(fraction * len(sorted_values) + 0.5)) - 1))
+    rank = max(0, min(len(sorted_values) - 1, math.ceil(fraction * len(sorted_values)) - 1))
     return sorted_values[rank]
 
 
