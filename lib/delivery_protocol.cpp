@@ -180,16 +180,16 @@ ipc::Message encodeDone(const DeliveryDone& done) {
     return message;
 }
 
-Result<Reply> decodeReply(const ipc::Message& message) {
-    ipc::AttributeReader reader(message);
-    std::string type = reader.string("type");
-    if (type == "done") {
-        DeliveryDone done;
-        done.requestId = reader.int64("request_id", 0, kMaxInt);
-        if (auto finished = reader.finish(); !finished) return finished.failure();
-        return Reply(done);
-    }
-    if (type != "rcpt") return fail("unknown reply type \"" + type + "\"");
+namespace {
+
+Result<RecipientOutcome> parseOutcome(const std::string& status) {
+    if (status == "sent") return RecipientOutcome::Sent;
+    if (status == "deferred") return RecipientOutcome::Deferred;
+    if (status == "bounced") return RecipientOutcome::Bounced;
+    return fail("unknown recipient status \"" + status + "\"");
+}
+
+Result<RecipientResult> decodeRecipientResult(ipc::AttributeReader& reader) {
     RecipientResult result;
     result.requestId = reader.int64("request_id", 0, kMaxInt);
     result.index = reader.int64("index", 0, kMaxInt);
@@ -198,18 +198,29 @@ Result<Reply> decodeReply(const ipc::Message& message) {
     result.reply = reader.string("reply");
     result.relay = reader.string("relay");
     if (auto finished = reader.finish(); !finished) return finished.failure();
-    if (status == "sent") {
-        result.outcome = RecipientOutcome::Sent;
-    } else if (status == "deferred") {
-        result.outcome = RecipientOutcome::Deferred;
-    } else if (status == "bounced") {
-        result.outcome = RecipientOutcome::Bounced;
-    } else {
-        return fail("unknown recipient status \"" + status + "\"");
-    }
+    auto outcome = parseOutcome(status);
+    if (!outcome) return outcome.failure();
+    result.outcome = *outcome;
     if (!isEnhancedCodeFor(result.dsn, result.outcome))
         return fail("dsn \"" + result.dsn + "\" does not fit status " + status);
-    return Reply(result);
+    return result;
+}
+
+}  // namespace
+
+Result<Reply> decodeReply(const ipc::Message& message) {
+    ipc::AttributeReader reader(message);
+    std::string type = reader.string("type");
+    if (type == "done") {
+        DeliveryDone done;
+        done.requestId = reader.int64("request_id", 0, kMaxInt);
+        if (auto finished = reader.finish(); !finished) return finished.failure();
+        return Reply(std::in_place_type<DeliveryDone>, done);
+    }
+    if (type != "rcpt") return fail("unknown reply type \"" + type + "\"");
+    auto result = decodeRecipientResult(reader);
+    if (!result) return result.failure();
+    return Reply(std::in_place_type<RecipientResult>, std::move(result).value());
 }
 
 }  // namespace postern::delivery_protocol

@@ -6,14 +6,15 @@
 #   scripts/deps.sh --check   exit 0 when nothing is missing, 1 otherwise; installs nothing
 set -euo pipefail
 
-# Build: compilers and libraries. Test peers: swaks, postfix (smtpd, smtp-source,
-# smtp-sink, posttls-finger), dnsmasq, openssl s_client, pflogsumm, python3.
+# Build: compilers and libraries. Test peers: swaks (with Net::SSLeay, which its --tls
+# needs), postfix (smtpd, smtp-source, smtp-sink, posttls-finger), dnsmasq, openssl
+# s_client, pflogsumm, python3.
 # Fuzzing: clang with libFuzzer. Benchmark: procps (ps), sysstat-free tools only.
 PACKAGES=(
   g++ make pkg-config
   libevent-dev libssl-dev libconfig++-dev libc-ares-dev cpputest
   openssl ca-certificates
-  python3 swaks postfix dnsmasq-base pflogsumm
+  python3 swaks libnet-ssleay-perl postfix dnsmasq-base pflogsumm
   clang libclang-rt-14-dev
   procps iproute2 passwd
 )

@@ -110,6 +110,9 @@ class ModuleRun:
         self.buffer = ""
 
     def poll(self):
+        # Exit status before output: once the child is gone, all it wrote is in the pipe, so
+        # the read below cannot miss its last result lines.
+        rc = self.proc.poll()
         try:
             chunk = self.proc.stdout.read()
         except TypeError:
@@ -124,7 +127,7 @@ class ModuleRun:
                     record = json.loads(line[len(RESULT_TAG):])
                     self.results.append(record)
                     report(record)
-        return self.proc.poll()
+        return rc
 
     def timed_out(self):
         return time.monotonic() - self.started > MODULE_TIMEOUT
