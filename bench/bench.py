@@ -95,8 +95,9 @@ def device_ceiling(folder):
     say("fsync probe ...")
     single = runs.fsync_rate(folder, writers=1)
     concurrent = runs.fsync_rate(folder, writers=20)
-    say(f"  {single:,.0f} fsyncs/s with one writer, {concurrent:,.0f} with 20")
-    return {"single": single, "concurrent": concurrent, "writers": 20}
+    filesystem = runs.filesystem_of(folder)
+    say(f"  {single:,.0f} fsyncs/s with one writer, {concurrent:,.0f} with 20, {filesystem}")
+    return {"single": single, "concurrent": concurrent, "writers": 20, "filesystem": filesystem}
 
 
 def sink_ceilings(registry, settings):
@@ -122,7 +123,9 @@ def measure_memory(mta, registry, key, leg, settings, results):
     results["memory"].setdefault(leg, {})[key] = found
 
 
-def measure_throughput(registry, mta, key, sink_port, cert, tls, settings, rows):
+def measure_throughput(registry, mta, key, sink_port, cert, tls, settings, rows, after_first=None):
+    """Every throughput row of this TLS setting; after_first() runs after the first row (4 KiB,
+    20 sessions), whose rate the latency measurement needs."""
     sink_cert = cert if tls else None
     try:
         runs.throughput(registry, mta, sink_port, 4096, 20, settings.warmup, sink_cert, settings.plain_sink)
@@ -146,6 +149,8 @@ def measure_throughput(registry, mta, key, sink_port, cert, tls, settings, rows)
                 say("  profile: " + profile.finish(os.path.join(BENCH_DIR, "results", f"profile-{key}.txt"),
                                                     mta.programs))
         row[key] = found
+        if after_first is not None and (size, sessions) == ROWS[0]:
+            after_first()
 
 
 def measure_latency(registry, mta, key, sink_port, settings, results, rows):
@@ -196,9 +201,8 @@ def run_phase(registry, settings, cert, tls, results, rows):
                     lambda mta, _port, leg=leg: measure_memory(mta, registry, key, leg, settings, results))
 
         def throughput_and_latency(mta, sink_port):
-            measure_throughput(registry, mta, key, sink_port, cert, tls, settings, rows)
-            if not tls:
-                measure_latency(registry, mta, key, sink_port, settings, results, rows)
+            latency = None if tls else lambda: measure_latency(registry, mta, key, sink_port, settings, results, rows)
+            measure_throughput(registry, mta, key, sink_port, cert, tls, settings, rows, latency)
 
         if not run_mta(make, "tls" if tls else "plain", key, *common, throughput_and_latency):
             for size, sessions in ROWS:

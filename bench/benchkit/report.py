@@ -180,7 +180,8 @@ def markdown(results, previous=None):
              f"{_num(meta.get('seconds'))} s in all.", "",
              f"Physical ceiling (the queue's device, 4 KiB append + fsync): "
              f"{_num(fsync.get('single'))} fsyncs/s with one writer, "
-             f"{_num(fsync.get('concurrent'))} fsyncs/s with {fsync.get('writers', '?')} writers at once.", "",
+             f"{_num(fsync.get('concurrent'))} fsyncs/s with {fsync.get('writers', '?')} writers at once; "
+             f"{fsync.get('filesystem', '?')}.", "",
              f"Sinks straight from smtp-source (100 sessions, 4 KiB), the instruments' ceiling: "
              + ", ".join(f"{name} {_num(rate)} msg/s" for name, rate in sinks.items()) + ".", "",
              markdown_table(table_rows(results)), ""]
