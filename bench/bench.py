@@ -11,6 +11,7 @@ starts is stopped by pid at the end, on an error and on Ctrl-C.
 
 Environment: BENCH_QUICK=1 (short runs, for development), BENCH_ONLY=postern|postfix,
 BENCH_PLAIN_SINK=smtp-sink|bench_sink (the sink of the plaintext rows), BENCH_KEEP_TMP=1,
+BENCH_NOTE="..." (a line for the results, e.g. what was merged for the run),
 BENCH_PROFILE=1 (perf record of the whole machine during each MTA's 4 KiB, 20 sessions,
 plaintext row: bench/results/profile-MTA.txt).
 """
@@ -262,6 +263,8 @@ def main():
                "skipped": []}
     results["meta"]["stamp"] = start.strftime("%Y-%m-%dT%H-%M")
     prerequisites(settings, results)
+    if os.environ.get("BENCH_NOTE"):
+        results["notes"].append(os.environ["BENCH_NOTE"])
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, interrupt)
     tmp = make_temp_dir("bench")
