@@ -117,13 +117,13 @@ class ReplyReader {
     // Takes one line (without CRLF); returns the reply code once the last line is in, and
     // -1 for a line that is not a reply line.
     std::optional<int> feed(std::string_view line) {
-        if (line.size() < 3 || !isDigits(line.substr(0, 3))) return -1;
         text_ += line;
         text_ += '\n';
+        if (line.size() < 3 || !isDigits(line.substr(0, 3))) return -1;
         if (line.size() > 3 && line[3] == '-') return std::nullopt;
         return (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
     }
-    // Every line of the reply so far, each ended by '\n'.
+    // Every line of the reply so far (a bad line included), each ended by '\n'.
     const std::string& text() const { return text_; }
     // Forgets the reply, for the next one.
     void clear() { text_.clear(); }
@@ -147,6 +147,15 @@ inline std::optional<std::string> readLine(evbuffer* input) {
     std::string text(line, length);
     std::free(line);  // evbuffer_readln's buffer comes from malloc
     return text;
+}
+
+// Reads buffered lines into `reader` until a reply is complete (its code), a line is no
+// reply line (-1; reader.text() shows it), or no whole line is left (nullopt).
+inline std::optional<int> readReply(evbuffer* input, ReplyReader& reader) {
+    while (auto line = readLine(input)) {
+        if (auto code = reader.feed(*line)) return code;
+    }
+    return std::nullopt;
 }
 
 // A client context for the load tools: TLS 1.2+, no certificate checks (the benchmark

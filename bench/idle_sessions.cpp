@@ -110,11 +110,9 @@ void IdleSession::fail(const std::string& why) {
 void IdleSession::readReplies() {
     evbuffer* input = bufferevent_get_input(bev_.get());
     while (state_ != State::Closed && state_ != State::Handshake) {
-        auto line = readLine(input);
-        if (!line) return;
-        auto code = reply_.feed(*line);
-        if (!code) continue;
-        if (*code < 0) return fail("not an SMTP reply: " + *line);
+        auto code = readReply(input, reply_);
+        if (!code) return;
+        if (*code < 0) return fail("not an SMTP reply: " + reply_.text());
         replyComplete(*code);
         reply_.clear();
     }

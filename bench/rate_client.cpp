@@ -128,11 +128,9 @@ void RateSession::send(long long index) {
 void RateSession::readReplies() {
     evbuffer* input = bufferevent_get_input(bev_.get());
     while (state_ != State::Closed) {
-        auto line = readLine(input);
-        if (!line) return;
-        auto code = reply_.feed(*line);
-        if (!code) continue;
-        if (*code < 0) return breakDown("not an SMTP reply: " + *line);
+        auto code = readReply(input, reply_);
+        if (!code) return;
+        if (*code < 0) return breakDown("not an SMTP reply: " + reply_.text());
         replyComplete(*code);
         reply_.clear();
     }

@@ -33,7 +33,29 @@ def count_files(folder):
     return total
 
 
-class PosternMta:
+class MtaUnderTest:
+    """What the measurements need of an MTA; self.instance is the harness's helper."""
+
+    instance = None
+
+    @property
+    def port(self):
+        return self.instance.port
+
+    def start(self):
+        """Starts the MTA and waits for its 220."""
+        self.instance.start(timeout=60)
+        return self
+
+    def stop(self):
+        """Stops it (its own stop command, then by pid)."""
+        self.instance.stop()
+
+    def log_path(self):
+        return self.instance.log_path
+
+
+class PosternMta(MtaUnderTest):
     """postern from POSTERN_BUILD_DIR, in registry.tmp/NAME."""
 
     name = "postern"
@@ -54,19 +76,6 @@ class PosternMta:
                      "tls": {"security_level": tls_level}},),
         )
 
-    @property
-    def port(self):
-        return self.instance.port
-
-    def start(self):
-        """Starts postern and waits for its 220."""
-        self.instance.start(timeout=60)
-        return self
-
-    def stop(self):
-        """Stops postern (postern stop, then by pid)."""
-        self.instance.stop()
-
     def pids(self):
         """Every postern process: master and its children."""
         process = self.instance.process
@@ -77,11 +86,8 @@ class PosternMta:
         queues = self.instance.all_queue_files()
         return sum(len(queues[q]) for q in ("incoming", "active", "deferred"))
 
-    def log_path(self):
-        return self.instance.log_path
 
-
-class PostfixMta:
+class PostfixMta(MtaUnderTest):
     """Debian's Postfix in registry.tmp/NAME, as the rival."""
 
     name = "Postfix"
@@ -106,19 +112,6 @@ class PostfixMta:
         self.instance = PostfixInstance(registry, cert=cert, ask_ccert=False, relay_to=("127.0.0.1", sink_port),
                                         main_cf=limits, name=f"postfix-{label}")
 
-    @property
-    def port(self):
-        return self.instance.port
-
-    def start(self):
-        """Starts Postfix and waits for its 220."""
-        self.instance.start(timeout=60)
-        return self
-
-    def stop(self):
-        """postfix stop, then by pid."""
-        self.instance.stop()
-
     def pids(self):
         """Every Postfix process: master and its children."""
         master = self.instance.master
@@ -128,6 +121,3 @@ class PostfixMta:
         """Messages in Postfix's incoming, active and deferred queues (hashed folders)."""
         spool = self.instance.spool
         return sum(count_files(os.path.join(spool, q)) for q in ("incoming", "active", "deferred"))
-
-    def log_path(self):
-        return self.instance.log_path

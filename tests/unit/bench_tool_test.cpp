@@ -25,6 +25,8 @@ TEST(BenchReplyReader, MultiLineReplyCompletesOnItsLastLine) {
 TEST(BenchReplyReader, NonReplyLineIsMinusOne) {
     ReplyReader reader;
     LONGS_EQUAL(-1, *reader.feed("hello"));
+    STRCMP_EQUAL("hello\n", reader.text().c_str());
+    reader.clear();
     LONGS_EQUAL(-1, *reader.feed("25"));
     LONGS_EQUAL(-1, *reader.feed("2x0 ok"));
 }
