@@ -131,6 +131,14 @@ def derived_notes(results):
             notes.append(f"Idle sessions ({leg}): postern held {ours['sessions']:,} (RSS growth per session, "
                          f"{ours['failed']} failed), Postfix {theirs['sessions']:,} (PSS growth per session: one "
                          f"smtpd process each; RSS would count its shared libraries once per process).")
+    for key, name in (("postern", "postern"), ("postfix", "Postfix")):
+        reuse = []
+        for row in results.get("throughput", []):
+            found = row.get(key) or {}
+            if found.get("connections"):
+                reuse.append(f"{config_label(row)}: {found['delivered'] / found['connections']:.1f}")
+        if reuse:
+            notes.append(f"Messages per delivery connection, {name}: " + "; ".join(reuse) + ".")
     lat = results.get("latency", {})
     for key, name in (("postern", "postern"), ("postfix", "Postfix")):
         found = lat.get(key)

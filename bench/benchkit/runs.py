@@ -61,7 +61,8 @@ class StallWatch:
 
 def throughput(registry, mta, sink_port, size, sessions, messages, tls_cert=None, plain_sink="bench_sink",
                timeout=300.0):
-    """One throughput row; returns {"e2e", "accept" (msg/s), "seconds", "delivered"}."""
+    """One throughput row; returns {"e2e", "accept" (msg/s), "seconds", "delivered",
+    "connections", "tls_connections" (what the MTA opened to the sink; None with smtp-sink)}."""
     settle(mta)
     sink = _sink(registry, sink_port, tls_cert, messages, plain_sink)
     start = time.monotonic_ns()
@@ -86,7 +87,8 @@ def throughput(registry, mta, sink_port, size, sessions, messages, tls_cert=None
         raise RunFailed(f"only {counted} of {messages} messages reached the sink "
                         f"({mta.queue_count()} still queued)")
     return {"e2e": messages * 1e9 / (delivered_at - start), "accept": messages * 1e9 / (accepted_at - start),
-            "seconds": (delivered_at - start) / 1e9, "delivered": counted}
+            "seconds": (delivered_at - start) / 1e9, "delivered": counted, "connections": sink.sessions,
+            "tls_connections": sink.tls_sessions}
 
 
 def percentile(sorted_values, fraction):

@@ -62,7 +62,11 @@ class BenchSink:
         """Stops it (it writes its times file first); returns the messages it counted."""
         self.process.stop()
         found = _TOTAL.search(read_text(self.process.log_path))
+        if found:
+            self.sessions, self.tls_sessions = int(found.group(2)), int(found.group(3))
         return int(found.group(1)) if found else None
+
+    sessions = tls_sessions = None  # connections the MTA made, and how many of them with TLS
 
 
 class PlainSink:
@@ -96,6 +100,8 @@ class PlainSink:
     def end_ns(self):
         """None: the caller takes the time it saw the count."""
         return None
+
+    sessions = tls_sessions = None  # smtp-sink's -c counters do not tell
 
     def stop(self):
         """Stops it; returns the messages it counted."""
