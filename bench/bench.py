@@ -18,6 +18,7 @@ plaintext row: bench/results/profile-MTA.txt).
 import datetime
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -49,7 +50,10 @@ class Settings:
         scale = 0.1 if self.quick else 1.0
         self.messages = {4096: int(6000 * scale), 102400: int(2000 * scale)}
         self.warmup = int(500 * scale)
-        self.idle_sessions = {"postern": 1000 if self.quick else 10000, "postfix": 200 if self.quick else 1000}
+        # Both ends of every idle session hold a descriptor: stay under the hard limit.
+        ceiling = resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 200
+        self.idle_sessions = {"postern": min(ceiling, 1000 if self.quick else 10000),
+                              "postfix": min(ceiling, 200 if self.quick else 1000)}
         self.latency_seconds = 3 if self.quick else 10
         self.calibration = int(5000 * scale)
         self.only = env.get("BENCH_ONLY", "").lower()
