@@ -10,7 +10,7 @@ import os
 import re
 
 from harness.peers import SMTP_SOURCE, SmtpSink
-from harness.processes import wait_for, wait_port
+from harness.processes import wait_for
 
 _COMPLETE = re.compile(r"^complete (\d+) (\d+) (\d+)$", re.M)
 _TOTAL = re.compile(r"^total (\d+) (\d+) (\d+)$", re.M)
@@ -155,7 +155,3 @@ def memory_kib(pids):
                 pss += int(value)
     return rss, pss
 
-
-def wait_listening(port):
-    """Waits until something accepts connections on 127.0.0.1:port."""
-    wait_port(port, timeout=30)
