@@ -18,6 +18,25 @@ const std::vector<Command>& commandTable() {
          "  -d  the default values (the file is not read)\n"
          "With NAMEs, only those parameters.\n",
          runConfigCommand},
+        {"start", "[--foreground]", "start the mail system",
+         "Checks the configuration, then starts master, which binds the listening sockets\n"
+         "and starts the services. Without --foreground, master runs detached and this\n"
+         "command returns once it runs (printing its PID) or says why it could not start.\n"
+         "With --foreground, this process becomes master (make run, systemd); SIGTERM or\n"
+         "Ctrl-C stops it.\n",
+         runStartCommand},
+        {"stop", "", "stop the mail system",
+         "Tells master to stop (SIGTERM): it stops accepting, lets sessions and deliveries\n"
+         "in progress finish (for a bounded time), then exits. Waits until it has stopped.\n",
+         runStopCommand},
+        {"reload", "", "re-read the configuration",
+         "Checks the configuration first (a broken file is reported and nothing changes),\n"
+         "then tells master (SIGHUP) to re-read it: new processes start with it while the\n"
+         "old ones finish their sessions and deliveries.\n",
+         runReloadCommand},
+        {"status", "", "say whether the mail system runs",
+         "Prints the PID of the running master and exits 0; exits 1 when it is not running.\n",
+         runStatusCommand},
     };
     return table;
 }

@@ -56,5 +56,9 @@ void printError(const std::string& message);
 // Subcommands (each in its NAME_command.cpp).
 int runConfigCommand(const CommandContext& context, const CommandArgs& args);
 int runCheckCommand(const CommandContext& context, const CommandArgs& args);
+int runStartCommand(const CommandContext& context, const CommandArgs& args);
+int runStopCommand(const CommandContext& context, const CommandArgs& args);
+int runReloadCommand(const CommandContext& context, const CommandArgs& args);
+int runStatusCommand(const CommandContext& context, const CommandArgs& args);
 
 }  // namespace postern::cli

@@ -121,8 +121,10 @@ ipc::Message encodeRequest(const DeliveryRequest& request) {
         .addString("tls_match", joinWords(request.tls.match))
         .addString("tls_ca_file", request.tls.caFile)
         .addString("tls_cert_file", request.tls.certFile)
-        .addString("tls_key_file", request.tls.keyFile)
-        .addInt("rcpt_count", static_cast<int64_t>(request.recipients.size()));
+        .addString("tls_key_file", request.tls.keyFile);
+    // Optional, so that frames from before it existed still decode.
+    if (!request.tls.caPath.empty()) message.addString("tls_ca_path", request.tls.caPath);
+    message.addInt("rcpt_count", static_cast<int64_t>(request.recipients.size()));
     for (size_t i = 0; i < request.recipients.size(); i++) {
         const RequestRecipient& rcpt = request.recipients[i];
         message.addInt(recipientAttr(i, "index"), rcpt.index)
@@ -156,6 +158,7 @@ Result<DeliveryRequest> decodeRequest(const ipc::Message& message) {
     request.tls.caFile = reader.string("tls_ca_file");
     request.tls.certFile = reader.string("tls_cert_file");
     request.tls.keyFile = reader.string("tls_key_file");
+    request.tls.caPath = reader.optionalString("tls_ca_path").value_or("");
     request.recipients = readRecipients(reader);
     if (auto finished = reader.finish(); !finished) return finished.failure();
     if (auto checked = checkRequestValues(request); !checked) return checked.failure();

@@ -33,6 +33,9 @@ struct RequestTls {
     std::string level;               // none | may | encrypt | verify | secure
     std::vector<std::string> match;  // names to match for verify/secure
     std::string caFile, certFile, keyFile;
+    // Optional on the wire ("tls_ca_path"), sent only when set; a default member initializer
+    // keeps aggregate initializations of the five fields above warning-free.
+    std::string caPath = {};
 };
 
 struct DeliveryRequest {

@@ -32,6 +32,12 @@ std::string defaultConfigPath() {
     auto inSourceTree =
         (std::filesystem::path(executableDir()) / "../../conf/postern.conf").lexically_normal();
     if (isFile(inSourceTree)) return inSourceTree.string();
+    // Installed under a PREFIX other than /usr (scripts/install.sh): PREFIX/etc/postern,
+    // from PREFIX/sbin or PREFIX/bin, and from PREFIX/lib/postern (sendmail, mailq).
+    for (const char* up : {"../etc/postern/postern.conf", "../../etc/postern/postern.conf"}) {
+        auto installed = (std::filesystem::path(executableDir()) / up).lexically_normal();
+        if (isFile(installed)) return installed.string();
+    }
     return "/etc/postern/postern.conf";
 }
 

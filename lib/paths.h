@@ -8,7 +8,9 @@ namespace postern {
 
 // $POSTERN_CONF if set; else ./conf/postern.conf if it exists; else
 // <dir of this executable>/../../conf/postern.conf if it exists (build/sbin/ in the source
-// tree); else /etc/postern/postern.conf.
+// tree); else <dir>/../etc/postern/postern.conf or <dir>/../../etc/postern/postern.conf if
+// one exists (an install under PREFIX: sbin/, bin/, lib/postern/); else
+// /etc/postern/postern.conf.
 std::string defaultConfigPath();
 
 // <dir of this executable>/../libexec/postern: where master, smtpd, qmgr and smtp live.

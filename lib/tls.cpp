@@ -115,9 +115,6 @@ PeerTrust peerTrust(SSL* ssl) {
     return PeerTrust::Trusted;
 }
 
-namespace {
-
-// "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)"
 std::string protocolAndCipher(const SSL* ssl) {
     const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
     int algorithmBits = 0;
@@ -126,8 +123,6 @@ std::string protocolAndCipher(const SSL* ssl) {
            (cipher ? SSL_CIPHER_get_name(cipher) : "none") + " (" + std::to_string(secretBits) +
            "/" + std::to_string(algorithmBits) + " bits)";
 }
-
-}  // namespace
 
 std::string clientConnectionLine(SSL* ssl, std::string_view host, std::string_view ip,
                                  uint16_t port) {

@@ -139,6 +139,9 @@ std::string clientConnectionLine(SSL* ssl, std::string_view host, std::string_vi
                                  uint16_t port);
 // "Anonymous TLS connection established from client.example[192.0.2.9]: TLSv1.3 with ..."
 std::string serverConnectionLine(SSL* ssl, std::string_view host, std::string_view ip);
+// "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)": the end of both lines, and
+// what smtpd writes into Received: headers and queue files.
+std::string protocolAndCipher(const SSL* ssl);
 
 // The SHA-256 fingerprint of the peer's certificate ("AB:CD:..."), "" when it sent none.
 std::string peerFingerprint(const SSL* ssl);

@@ -70,6 +70,17 @@ TEST(DeliveryProtocol, RequestRoundTrip) {
     LONGS_EQUAL(6, got->recipients[0].notify);
 }
 
+TEST(DeliveryProtocol, CaPathIsOptional) {
+    DeliveryRequest sent = sampleRequest();
+    ipc::Message without = encodeRequest(sent);
+    CHECK_TRUE(without.find("tls_ca_path") == nullptr);  // older frames look exactly like this
+    STRCMP_EQUAL("", decodeRequest(without)->tls.caPath.c_str());
+    sent.tls.caPath = "/etc/ssl/partner";
+    auto got = decodeRequest(throughFrame(encodeRequest(sent), workerEndRules()));
+    CHECK_TRUE(got.ok());
+    STRCMP_EQUAL("/etc/ssl/partner", got->tls.caPath.c_str());
+}
+
 TEST(DeliveryProtocol, RequestMissingAnyAttributeIsRefused) {
     ipc::Message full = encodeRequest(sampleRequest());
     for (const auto& attr : full.attributes()) {

@@ -1,0 +1,68 @@
+"""test_delivery_postfix.py: the smtp worker delivering to a real Postfix that asks every
+client for a certificate (smtpd_tls_ask_ccert = yes), as Exchange Online does.
+
+The property postern exists for: without a client certificate on the route, every
+connection of every worker process answers the CertificateRequest with an empty Certificate,
+so Postfix logs "Anonymous TLS connection established" for each one and "Untrusted" for
+none; with a route that names a certificate, Postfix sees it.
+"""
+import re
+import threading
+import unittest
+
+from harness import PosternTestCase
+from harness.smtpworker import SmtpWorker
+
+MESSAGE = "From: a@example.test\r\nTo: b@example.test\r\nSubject: {n}\r\nMessage-ID: <{n}.pf@example.test>\r\n\r\nbody {n}\r\n"
+COUNT = 200
+
+
+class DeliveryToPostfixTest(PosternTestCase):
+    def test_every_connection_is_anonymous_with_two_workers(self):
+        postfix = self.postfix(cert=self.certs.server(), ask_ccert=True)
+        worker = SmtpWorker(self.registry, processes=2).start()
+        offset = postfix.log_offset()
+        failures, lock = [], threading.Lock()
+
+        def stream(first):  # consecutive deliveries, two streams at once so both workers work
+            for n in range(first, COUNT, 2):
+                results, done = worker.deliver(MESSAGE.format(n=n), ["b@example.test"],
+                                               f"[127.0.0.1]:{postfix.port}", tls_level="may")
+                if not done or results["b@example.test"]["status"] != "sent":
+                    with lock:
+                        failures.append((n, results))
+
+        threads = [threading.Thread(target=stream, args=(first,)) for first in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(300)
+        self.assertEqual(failures, [])
+        self.wait_for(lambda: self._count(postfix, offset, r"status=sent") >= COUNT, 30, "Postfix to take every message")
+        self.assertEqual(self._count(postfix, offset, r"Anonymous TLS connection established from"), COUNT)
+        self.assertEqual(self._count(postfix, offset, r"(Untrusted|Trusted|Verified) TLS connection established"), 0)
+        pids = {m.group(1) for m in (re.search(r"postern/smtp\[(\d+)\]: \S+: to=", l) for l in worker.log_lines()) if m}
+        self.assertEqual(len(pids), 2, f"both workers delivered: {pids}")
+
+    def test_a_route_with_a_client_certificate_shows_it(self):
+        postfix = self.postfix(cert=self.certs.server(), ask_ccert=True, ca_file=self.certs.ca.cert)
+        client = self.certs.client()
+        worker = SmtpWorker(self.registry).start()
+        offset = postfix.log_offset()
+        results, _ = worker.deliver(MESSAGE.format(n="cert"), ["b@example.test"], f"[127.0.0.1]:{postfix.port}",
+                                    tls_level="encrypt", tls_cert_file=client.chain, tls_key_file=client.key)
+        self.assertEqual(results["b@example.test"]["status"], "sent", results)
+        postfix.wait_log(r"(Untrusted|Trusted) TLS connection established from", offset)
+        self.assertEqual(self._count(postfix, offset, r"Anonymous TLS connection established from"), 0)
+
+    @staticmethod
+    def _count(postfix, offset, pattern):
+        """How many maillog lines after offset match pattern."""
+        regex = re.compile(pattern)
+        with open(postfix.log_path, "rb") as f:
+            f.seek(offset)
+            return sum(1 for line in f.read().decode("utf-8", "replace").splitlines() if regex.search(line))
+
+
+if __name__ == "__main__":
+    unittest.main()
