@@ -50,8 +50,15 @@ class BenchSink:
                  process=self.process)
 
     def done(self):
-        """True once the expected number of messages is in."""
-        return _COMPLETE.search(read_text(self.process.log_path)) is not None
+        """True once the expected number of messages is in (the log is read only when it grew)."""
+        size = os.path.getsize(self.process.log_path)
+        if size != self._seen_size:
+            self._seen_size = size
+            self._complete = _COMPLETE.search(read_text(self.process.log_path)) is not None
+        return self._complete
+
+    _seen_size = -1
+    _complete = False
 
     def end_ns(self):
         """When the last expected message's final 250 went out (None before)."""
