@@ -119,10 +119,19 @@ Status FsFileAccess::read(uint64_t offset, size_t length, std::string& out) {
 }
 
 Status FsFileAccess::writeInPlace(uint64_t offset, std::string_view bytes) {
-    if (offset > size_ || bytes.size() > size_ - offset)
-        return fail("write beyond the end of the file");
+    return writeManyInPlace({{offset, std::string(bytes)}});
+}
+
+Status FsFileAccess::writeManyInPlace(const std::vector<InPlaceWrite>& writes) {
+    for (const InPlaceWrite& write : writes) {
+        if (write.offset > size_ || write.bytes.size() > size_ - write.offset)
+            return fail("write beyond the end of the file");
+    }
     window_.clear();  // a later read must see the new bytes
-    if (auto ok = writeFully(fd_.get(), bytes, int64_t(offset), "pwrite"); !ok) return ok;
+    for (const InPlaceWrite& write : writes) {
+        if (auto ok = writeFully(fd_.get(), write.bytes, int64_t(write.offset), "pwrite"); !ok)
+            return ok;
+    }
     if (::fdatasync(fd_.get()) != 0) return fail(systemError("fdatasync"));
     return {};
 }

@@ -55,6 +55,7 @@ public:
     uint64_t size() const override { return size_; }
     Status read(uint64_t offset, size_t length, std::string& out) override;
     Status writeInPlace(uint64_t offset, std::string_view bytes) override;
+    Status writeManyInPlace(const std::vector<InPlaceWrite>& writes) override;
     bool hadReadError() const override { return readError_; }
     int descriptor() const override { return fd_.get(); }
 

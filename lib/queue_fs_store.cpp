@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "privileges.h"
 #include "queue_fs_file.h"
 #include "queue_id.h"
 
@@ -177,6 +178,18 @@ Result<bool> FsQueueStore::exists(QueueName queue, const std::string& id) {
     if (::lstat(path.c_str(), &status) == 0) return true;
     if (errno == ENOENT) return false;
     return fail(systemError("stat " + path));
+}
+
+Status ensureLayoutForDaemon(const std::string& root, const std::string& mailOwner) {
+    uid_t uid = kKeepOwner;
+    gid_t gid = kKeepGroup;
+    if (geteuid() == 0) {
+        auto owner = lookUpUser(mailOwner);
+        if (!owner) return owner.failure();
+        uid = owner->uid;
+        gid = owner->gid;
+    }
+    return FsQueueStore(root).ensureLayout(uid, gid);
 }
 
 }  // namespace postern::queue

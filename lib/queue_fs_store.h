@@ -42,4 +42,8 @@ private:
     std::string root_;
 };
 
+// Creates or repairs the layout of the queue at `root` for a daemon started without master:
+// given to `mailOwner` when running as root, left to the current user otherwise.
+Status ensureLayoutForDaemon(const std::string& root, const std::string& mailOwner);
+
 }  // namespace postern::queue

@@ -47,29 +47,48 @@ Status MessageHandle::checkWritable() const {
     return {};
 }
 
-Status MessageHandle::updateRecipient(size_t index, const RecipientStatus& status) {
-    if (auto ok = checkWritable(); !ok) return ok;
-    if (index >= message_.recipients.size())
-        return fail(id_ + ": no recipient " + std::to_string(index));
-    QueuedRecipient& recipient = message_.recipients[index];
-    if (!mayChange(recipient.status.state, status.state))
-        return fail(id_ + ": recipient " + std::to_string(index) + " is " +
-                    stateName(recipient.status.state) + ", it cannot become " +
-                    stateName(status.state));
-    if (auto ok = validateStatus(status); !ok) return ok;
-    if (auto ok = file_->writeInPlace(recipient.slotOffset, encodeStatusSlot(status)); !ok)
-        return ok;
-    recipient.status = status;
-    recipient.status.reason = truncateReason(status.reason);
+Status QueueFileAccess::writeManyInPlace(const std::vector<InPlaceWrite>& writes) {
+    for (const InPlaceWrite& write : writes) {
+        if (auto ok = writeInPlace(write.offset, write.bytes); !ok) return ok;
+    }
     return {};
 }
 
+Status MessageHandle::updateRecipient(size_t index, const RecipientStatus& status) {
+    return update({{{index, status}}, std::nullopt});
+}
+
 Status MessageHandle::updateSchedule(const Schedule& schedule) {
+    return update({{}, schedule});
+}
+
+Status MessageHandle::update(const MessageUpdate& changes) {
     if (auto ok = checkWritable(); !ok) return ok;
-    if (auto ok = validateSchedule(schedule); !ok) return ok;
-    if (auto ok = file_->writeInPlace(message_.scheduleOffset, encodeSchedule(schedule)); !ok)
-        return ok;
-    message_.schedule = schedule;
+    std::vector<RecipientState> states;  // as the changes so far leave them
+    for (const QueuedRecipient& recipient : message_.recipients)
+        states.push_back(recipient.status.state);
+    std::vector<InPlaceWrite> writes;
+    for (const auto& [index, status] : changes.recipients) {
+        if (index >= message_.recipients.size())
+            return fail(id_ + ": no recipient " + std::to_string(index));
+        if (!mayChange(states[index], status.state))
+            return fail(id_ + ": recipient " + std::to_string(index) + " is " +
+                        stateName(states[index]) + ", it cannot become " +
+                        stateName(status.state));
+        if (auto ok = validateStatus(status); !ok) return ok;
+        states[index] = status.state;
+        writes.push_back({message_.recipients[index].slotOffset, encodeStatusSlot(status)});
+    }
+    if (changes.schedule) {
+        if (auto ok = validateSchedule(*changes.schedule); !ok) return ok;
+        writes.push_back({message_.scheduleOffset, encodeSchedule(*changes.schedule)});
+    }
+    if (auto ok = file_->writeManyInPlace(writes); !ok) return ok;
+    for (const auto& [index, status] : changes.recipients) {
+        message_.recipients[index].status = status;
+        message_.recipients[index].status.reason = truncateReason(status.reason);
+    }
+    if (changes.schedule) message_.schedule = *changes.schedule;
     return {};
 }
 

@@ -9,7 +9,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "queue_reader.h"
 #include "queue_types.h"
@@ -17,11 +20,20 @@
 
 namespace postern::queue {
 
+// One in-place overwrite: bytes at a file offset.
+struct InPlaceWrite {
+    uint64_t offset = 0;
+    std::string bytes;
+};
+
 // Read and in-place write access to one stored queue file.
 class QueueFileAccess : public QueueFileSource {
 public:
     // Overwrites bytes in place and makes them durable (one pwrite, one fdatasync).
     virtual Status writeInPlace(uint64_t offset, std::string_view bytes) = 0;
+    // Overwrites several places and makes them durable together (a pwrite each, one
+    // fdatasync for all); by default one writeInPlace after the other.
+    virtual Status writeManyInPlace(const std::vector<InPlaceWrite>& writes);
     // True when a read failed for a reason other than the file's content (EIO, ...): a
     // parse error then says nothing about the file, and it must not be quarantined.
     virtual bool hadReadError() const { return false; }
@@ -30,6 +42,12 @@ public:
 };
 
 enum class Access { ReadOnly, ReadWrite };
+
+// Several in-place updates of one message, made durable together (MessageHandle::update).
+struct MessageUpdate {
+    std::vector<std::pair<size_t, RecipientStatus>> recipients;  // (index in file order, status)
+    std::optional<Schedule> schedule;
+};
 
 class MessageHandle {
 public:
@@ -50,6 +68,10 @@ public:
     Status updateRecipient(size_t index, const RecipientStatus& status);
     // Rewrites the schedule slot.
     Status updateSchedule(const Schedule& schedule);
+    // Rewrites several recipient slots and maybe the schedule with one fdatasync for all.
+    // Each change is checked as updateRecipient and updateSchedule check it (in order, so a
+    // recipient may change twice); when one is refused, nothing is written.
+    Status update(const MessageUpdate& changes);
     // Reads up to `length` bytes of the content, starting `offset` bytes into it.
     Result<std::string> readContent(uint64_t offset, size_t length);
 

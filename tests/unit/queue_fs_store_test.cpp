@@ -89,6 +89,21 @@ TEST(QueueFsStore, EnsureLayoutGivesEverythingButPidToTheMailOwner) {
     LONGS_EQUAL(::geteuid(), statOf(root + "/pid").st_uid);
 }
 
+TEST(QueueFsStore, ADaemonStartedAloneMakesTheLayoutForTheMailOwner) {
+    std::string root = store().root() + "/alone";
+    // Root gives the queue to the mail owner (nobody here); anyone else keeps it.
+    const char* owner = ::geteuid() == 0 ? "nobody" : "no-such-user-postern-test";
+    CHECK_TRUE(ensureLayoutForDaemon(root, owner).ok());
+    uid_t expected = ::geteuid() == 0 ? 65534 : ::geteuid();
+    LONGS_EQUAL(expected, statOf(root + "/active").st_uid);
+    LONGS_EQUAL(0700, modeOf(root + "/active"));
+    if (::geteuid() == 0) {
+        auto unknown = ensureLayoutForDaemon(root, "no-such-user-postern-test");
+        CHECK_FALSE(unknown.ok());
+        CHECK_TRUE(unknown.error().find("no-such-user-postern-test") != std::string::npos);
+    }
+}
+
 TEST(QueueFsStore, QueueFilesAreMode0600WhateverTheUmask) {
     for (mode_t mask : {mode_t(0), mode_t(0777)}) {
         mode_t saved = ::umask(mask);

@@ -324,3 +324,35 @@ QUEUE_STORE_TEST(FreeBytesAreReported) {
     CHECK_TRUE(free.value() > 0);
     checkOk(f.store().ensureLayout(kKeepOwner, kKeepGroup));  // idempotent
 }
+
+QUEUE_STORE_TEST(ABatchOfUpdatesIsAllOrNothing) {
+    std::string id = storeMessage(f.store(), sampleContent(300));
+    std::string before = *f.rawFile(QueueName::Incoming, id);
+    auto handle = openOk(f.store(), QueueName::Incoming, id);
+    // A refused change anywhere in the batch writes nothing of it.
+    checkFails(handle->update({{{0, {RecipientState::Delivered, "2.0.0", 1, "250 ok"}},
+                                {1, {RecipientState::Failed, "5.1.1", 2, "550 no"}},
+                                {1, {RecipientState::Deferred, "4.0.0", 3, "x"}}},
+                               std::nullopt}),
+               "recipient 1 is failed, it cannot become deferred");
+    checkFails(handle->update({{{0, {RecipientState::Delivered, "2.0.0", 1, "250 ok"}}},
+                               Schedule{-1, 0, 0}}),
+               "negative");
+    CHECK_TRUE(*f.rawFile(QueueName::Incoming, id) == before);
+    CHECK_TRUE(handle->message().recipients[0].status.state == RecipientState::Pending);
+
+    checkOk(handle->update({{{0, {RecipientState::Delivered, "2.0.0", 1, "250 ok"}},
+                             {1, {RecipientState::Failed, "5.1.1", 2, "550 no"}},
+                             {1, {RecipientState::Bounced, "5.1.1", 2, "550 no"}},
+                             {2, {RecipientState::Deferred, "4.4.1", 3, "timeout"}}},
+                            Schedule{1700000300000000, 2, 0}}));
+    CHECK_TRUE(handle->message().recipients[1].status.state == RecipientState::Bounced);
+    handle.reset();
+    auto reopened = openOk(f.store(), QueueName::Incoming, id);
+    const QueueMessage& message = reopened->message();
+    CHECK_TRUE(message.recipients[0].status.state == RecipientState::Delivered);
+    CHECK_TRUE(message.recipients[1].status.state == RecipientState::Bounced);
+    CHECK_TRUE(message.recipients[2].status.state == RecipientState::Deferred);
+    STRCMP_EQUAL("timeout", message.recipients[2].status.reason.c_str());
+    CHECK_EQUAL(2, message.schedule.attempts);
+}

@@ -43,11 +43,12 @@ TEST_GROUP(SmtpdNotifier) {
     // Writing to a qmgr that went away must be an error, not a death (the daemons ignore
     // SIGPIPE from the start; the test binary does it here).
     void setup() override {
-        signal(SIGPIPE, SIG_IGN);
+        previousSigpipe = signal(SIGPIPE, SIG_IGN);
     }
     void teardown() override {
-        signal(SIGPIPE, SIG_DFL);
+        signal(SIGPIPE, previousSigpipe);  // main() ignores it for the whole binary
     }
+    sighandler_t previousSigpipe = SIG_DFL;
     EventBasePtr base{event_base_new()};
     postern::testing::TempDir dir;
     std::string path() const {
