@@ -2,9 +2,10 @@
 
 Each test gets its own temporary folder (traversable by the daemons' unprivileged users;
 removed afterwards unless POSTERN_KEEP_TMP is set) and a Registry whose cleanup stops,
-by pid, everything the test started, even when it failed. When a test (or its setUp)
-fails, the last lines of every log it registered are attached to the failure, so the
-runner's output explains it. Factory methods start postern and the peers.
+by pid, everything the test started, even when it failed; a sanitizer report from any
+process it started fails the test (sanitizers.py). When a test (or its setUp) fails, the
+last lines of every log it registered are attached to the failure, so the runner's output
+explains it. Factory methods start postern and the peers.
 """
 import functools
 import os
@@ -19,6 +20,7 @@ from . import peers, postfix
 from .certs import Certs
 from .postern import Postern, missing_binaries
 from .processes import Registry, wait_for
+from .sanitizers import SanitizerReports
 from .sinks import MailSink
 from .system import is_root, program
 
@@ -69,7 +71,11 @@ class PosternTestCase(unittest.TestCase):
         super().setUp()
         self.tmp = make_temp_dir(self._testMethodName.removeprefix("test_"))
         self.registry = Registry(self.tmp)
+        self.sanitizers = SanitizerReports(self.tmp).activate()
         self.addCleanup(self._remove_tmp)
+        # After everything stopped: reports made at exit count too.
+        self.addCleanup(lambda: self.sanitizers.check(self.registry.logs))
+        self.addCleanup(self.sanitizers.restore)
         self.addCleanup(self._stop_all)
 
     # ---- failures carry the logs -----------------------------------------------------
