@@ -198,4 +198,22 @@ CommandResult parseCommand(std::string_view line, const CommandContext& context)
     }
 }
 
+bool isNonSmtpCommand(std::string_view line) {
+    const std::string_view trimmed = trim(line);
+    size_t wordEnd = 0;
+    while (wordEnd < trimmed.size() && !isSpace(trimmed[wordEnd])) ++wordEnd;
+    const std::string_view word = trimmed.substr(0, wordEnd);
+    if (word.empty()) return false;  // an empty command is a syntax error, not a protocol
+    const char first = word.front();
+    if (!((first >= 'A' && first <= 'Z') || (first >= 'a' && first <= 'z'))) return true;
+    for (std::string_view forbidden : {"CONNECT", "GET", "POST"})
+        if (equalsIgnoringCase(word, forbidden)) return true;
+    // A header field: a name of printable characters, then ':' ("Host:", "User-Agent:x").
+    const size_t colon = word.find(':');
+    if (colon == std::string_view::npos) return false;
+    for (char c : word.substr(0, colon))
+        if (c < 33 || c > 126) return false;
+    return true;
+}
+
 }  // namespace postern

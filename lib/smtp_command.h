@@ -97,4 +97,10 @@ private:
 // Parses one command line, CR LF already removed.
 CommandResult parseCommand(std::string_view line, const CommandContext& context = {});
 
+// True for a line that is another protocol talking to the SMTP port, not a mistyped
+// command: an HTTP or proxy request (CONNECT, GET, POST), a header line ("Host: x"), or a
+// first word that does not start with a letter (a TLS ClientHello, JSON). Postfix's
+// smtpd_forbidden_commands default and header check; smtpd hangs up on it.
+bool isNonSmtpCommand(std::string_view line);
+
 }  // namespace postern

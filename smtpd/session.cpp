@@ -193,6 +193,13 @@ void Session::handleLine(const CommandLine& line) {
     CommandResult parsed = parseCommand(line.text, commandContext());
     if (!parsed.ok()) {
         currentVerb_ = parsed.error().verb;
+        if (currentVerb_ == Verb::unknown && isNonSmtpCommand(line.text)) {
+            // Another protocol (HTTP, TLS) on the SMTP port: more of it is no use. As Postfix.
+            log::warning("non-SMTP command from %s: %s", client().c_str(),
+                         printableTruncated(line.text, 100).c_str());
+            closeWith(makeReply(221, "2.7.0", "Error: I can break rules, too. Goodbye."));
+            return;
+        }
         log::debug("%s: %s", client().c_str(), parsed.error().detail.c_str());
         if (currentVerb_ == Verb::bdat) {
             // Without a valid size nobody knows where the chunk ends: stop here.
