@@ -88,6 +88,7 @@ class Session {
         MailParameters params;
         std::vector<queue::Recipient> recipients;
         bool bdatStarted = false;  // a BDAT chunk was taken: DATA is no longer allowed
+        int overshoot = 0;         // RCPTs refused for the recipient limit
     };
     struct CommandLine {
         std::string text;

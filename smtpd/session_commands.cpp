@@ -8,6 +8,9 @@ namespace postern::smtpd {
 
 namespace {
 
+// Refusals for the recipient limit that do not count as errors, per transaction.
+constexpr int kRecipientOvershootLimit = 1000;
+
 // Joins the words of a HELO argument with single spaces (Postfix's collapse_args): no tab
 // reaches a queue file or a Received: line.
 std::string collapseBlanks(std::string_view text) {
@@ -194,6 +197,11 @@ void Session::onRcpt(const SmtpCommand& command) {
         return;
     }
     if (auto refusal = services_.limits.checkRecipientCount(transaction_->recipients.size())) {
+        // A client with more recipients than the limit is not misbehaving: it sends the
+        // message to those it got, then the rest in another transaction. Its first
+        // refusals are no errors (Postfix's smtpd_recipient_overshoot_limit, 1000), or the
+        // hard error limit would cut it off (421) every time, before its DATA.
+        if (transaction_->overshoot++ < kRecipientOvershootLimit) --errors_;
         answer(*refusal);
         return;
     }
