@@ -38,7 +38,8 @@ class LineResult(unittest.TextTestResult):
 
     def addSuccess(self, test):
         super().addSuccess(test)
-        self._emit(test, "pass")
+        # A test may leave a line for the output (test.report_line): counts worth seeing.
+        self._emit(test, "pass", getattr(test, "report_line", ""))
 
     def addFailure(self, test, err):
         super().addFailure(test, err)
@@ -161,6 +162,8 @@ def report(record):
         print("    " + record["detail"].rstrip().replace("\n", "\n    "), flush=True)
     elif record["status"] == "skip":
         print(f"    skipped: {record['detail']}", flush=True)
+    elif record["detail"]:
+        print(f"    {record['detail']}", flush=True)
 
 
 def main():
