@@ -206,7 +206,9 @@ void Delivery::cancel(const std::string& why) {
 
 void Delivery::onChannelClosed(ipc::CloseReason reason, const std::string& detail) {
     if (stage_ == Stage::WaitingForRequest) {
-        if (reason != ipc::CloseReason::Eof) log::warning("qmgr: %s", detail.c_str());
+        // The channel itself has logged a malformed frame.
+        if (reason != ipc::CloseReason::Eof && reason != ipc::CloseReason::Malformed)
+            log::warning("qmgr: %s", detail.c_str());
         return cancel("");
     }
     cancel(std::string("delivery cancelled: qmgr closed the connection (") + ipc::describe(reason) + ")");
