@@ -40,7 +40,7 @@ bool QmgrNotifier::ensureConnected() {
     options.rules = {kMaxFrame, {{qmgr_protocol::kNotifyProtocol, qmgr_protocol::kNotifyVersion}}};
     auto channel = ipc::Channel::open(
         base_, std::move(fd.value()), std::move(options), [](ipc::Message&&) {},
-        [this](ipc::CloseReason reason, const std::string& detail) {
+        [](ipc::CloseReason reason, const std::string& detail) {
             if (reason != ipc::CloseReason::Eof)
                 log::warning("qmgr notice channel: %s %s", ipc::describe(reason), detail.c_str());
             // Not reset here: the channel is inside its own callback. The next notice sees
