@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <tuple>
 
+#include "text_escape.h"
+
 namespace postern::config_schema {
 
 void ConfigErrors::add(const libconfig::Setting& where, const std::string& message) {
@@ -38,8 +40,10 @@ std::string ConfigErrors::joined() const {
     std::string text;
     for (const auto& error : sorted) {
         if (!text.empty()) text += "\n";
-        text += error.file + (error.line > 0 ? ":" + std::to_string(error.line) : "") + ": " +
-                error.message;
+        // A message may quote a value with any byte in it; it goes to a terminal or the log.
+        text += printable(error.file) +
+                (error.line > 0 ? ":" + std::to_string(error.line) : "") + ": " +
+                printable(error.message);
     }
     return text;
 }

@@ -213,6 +213,14 @@ TEST(Config, ReportsEveryErrorInLineOrder) {
     CHECK(errors.find("test.conf:2:") < errors.find("test.conf:3:"));
 }
 
+// Found by tests/fuzz/fuzz_config: a value quoted in an error kept its control bytes, so
+// the one error line became two (or drove the terminal) on stderr and in the log.
+TEST(Config, ErrorsQuoteValuesEscaped) {
+    std::string errors = parseError("myhostname = \"a\\x01\\n\";\n");
+    STRCMP_EQUAL("test.conf:1: myhostname: \"a\\x01\\n\" is not a valid host name",
+                 errors.c_str());
+}
+
 TEST(Config, RelativePathsFollowTheFilesFolder) {
     Config config = parseOk(
         "queue_directory = \"../var/spool\";\nlog_file = \"log/postern.log\";\n"
