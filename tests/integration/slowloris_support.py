@@ -78,6 +78,22 @@ class Swarm:
             raise AssertionError(f"{len(pending)} of {self.count} slow connections not connected in {timeout}s")
         return self
 
+    def read_greetings(self, timeout=60.0):
+        """Reads until every connection has its greeting (or was closed), at most timeout
+        seconds; returns self. Greetings that come after open() returned are only read here:
+        nothing else reads the sockets before start()."""
+        deadline = time.monotonic() + timeout
+        while self.greeted + self.refused + self.closed_by_server < self.count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"timed out after {timeout:g}s waiting for every slow connection greeted "
+                    f"({self.greeted} greeted + {self.refused} refused + {self.closed_by_server} "
+                    f"closed of {self.count})")
+            for key, _ in self.selector.select(timeout=min(1.0, remaining)):
+                self._read(key)
+        return self
+
     def start(self):
         """Starts the thread that trickles bytes; returns self."""
         self._thread = threading.Thread(target=self._run, name="slowloris", daemon=True)
@@ -158,9 +174,7 @@ def run_slowloris(test, connections, seconds, interval=10.0, probe_every=1.0, ma
     smtpds = mx.children("smtpd")
     swarm = Swarm(mx.port, connections, interval)
     test.addCleanup(swarm.stop)
-    swarm.open()
-    test.wait_for(lambda: swarm.greeted + swarm.refused >= connections, 60,
-                  lambda: f"every slow connection greeted ({swarm.greeted} + {swarm.refused} of {connections})")
+    swarm.open().read_greetings(60)
     swarm.start()
     latencies, failures = [], []
     started = time.monotonic()
