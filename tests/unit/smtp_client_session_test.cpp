@@ -160,7 +160,7 @@ TEST_GROUP(SmtpClientSession) {
         server.address.length = sizeof(sockaddr_in);
         Outcome outcome;
         Session session({base.get(), &settings, trust.get()}, job, server, positions, true,
-                        [&](size_t position, const Verdict& verdict, const std::string&) {
+                        [&](size_t position, const Verdict& verdict, const RelayInfo&) {
                             outcome.verdicts[job.request.recipients[position].address] = verdict;
                         },
                         [&](const SessionEnd& end) { outcome.end = end; });
