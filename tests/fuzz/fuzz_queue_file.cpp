@@ -16,26 +16,13 @@
 #include "fuzz_check.h"
 #include "queue_format.h"
 #include "queue_reader.h"
+#include "tests/unit/queue_reencode.h"
 #include "text_escape.h"
 
 using namespace postern::queue;
+using postern::queue::testing::reencode;
 
 namespace {
-
-// The file the writer would make of this message and content.
-std::string encodeAgain(const QueueMessage& message, std::string_view content) {
-    std::string file = encodeFileHeader();
-    appendRecord(file, RecordType::Schedule, encodeSchedule(message.schedule));
-    appendRecord(file, RecordType::EnvelopeScalars,
-                 encodeEnvelopeScalars(message.envelope, message.contentLength));
-    for (RecordType type : kStringRecordTypes)
-        appendRecord(file, type, *envelopeString(message.envelope, type));
-    for (const QueuedRecipient& queued : message.recipients)
-        appendRecord(file, RecordType::Recipient, encodeRecipient(queued.recipient, queued.status));
-    appendRecord(file, RecordType::Content, content);
-    appendRecord(file, RecordType::End, {});
-    return file;
-}
 
 bool sameRecipients(const QueueMessage& a, const QueueMessage& b) {
     if (a.recipients.size() != b.recipients.size()) return false;
@@ -70,7 +57,7 @@ void checkValid(const QueueMessage& message, size_t fileSize) {
 }
 
 void checkEncodedAgain(const QueueMessage& message, std::string_view content) {
-    const std::string again = encodeAgain(message, content);
+    const std::string again = reencode(message, content);
     auto reparsed = parseQueueFile(again);
     FUZZ_CHECK(reparsed.ok());
     const QueueMessage& other = reparsed.value();
@@ -79,7 +66,7 @@ void checkEncodedAgain(const QueueMessage& message, std::string_view content) {
     FUZZ_CHECK(sameRecipients(message, other));
     for (RecordType type : kStringRecordTypes)
         FUZZ_CHECK(*envelopeString(message.envelope, type) == *envelopeString(other.envelope, type));
-    FUZZ_CHECK(encodeAgain(other, content) == again);
+    FUZZ_CHECK(reencode(other, content) == again);
 }
 
 }  // namespace

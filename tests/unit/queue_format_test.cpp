@@ -9,6 +9,7 @@
 #include "queue_memory_store.h"
 #include "queue_reader.h"
 #include "queue_test_support.h"
+#include "tests/unit/queue_reencode.h"
 
 // CppUTest last: its leak-detection macros must not see the standard headers.
 #include <CppUTest/TestHarness.h>
@@ -52,21 +53,6 @@ size_t indexOf(const std::vector<RawRecord>& records, RecordType type) {
     }
     FAIL("record type not found");
     return 0;
-}
-
-// Encodes a parsed message again, the way the writer lays a file out.
-std::string reencode(const QueueMessage& message, std::string_view content) {
-    std::string file = encodeFileHeader();
-    appendRecord(file, RecordType::Schedule, encodeSchedule(message.schedule));
-    appendRecord(file, RecordType::EnvelopeScalars,
-                 encodeEnvelopeScalars(message.envelope, message.contentLength));
-    for (RecordType type : kStringRecordTypes)
-        appendRecord(file, type, *envelopeString(message.envelope, type));
-    for (const QueuedRecipient& queued : message.recipients)
-        appendRecord(file, RecordType::Recipient, encodeRecipient(queued.recipient, queued.status));
-    appendRecord(file, RecordType::Content, content);
-    appendRecord(file, RecordType::End, {});
-    return file;
 }
 
 // Checks that `bytes` is refused with an error containing `expected`.
