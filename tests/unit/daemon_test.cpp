@@ -1,5 +1,6 @@
 // daemon_test.cpp: unit tests for lib/daemon.h, the running daemon: status frames, stopping
-// (SIGTERM, a "stop" frame, master gone), retiring (max_use, max_idle) and accepting. Each
+// (SIGTERM, a "stop" frame, master gone), retiring (a "retire" frame, max_use, max_idle)
+// and accepting. Each
 // test forks a child running the real skeleton with the echo daemon while the test plays
 // master (daemon_test_support.h).
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <thread>
 
 #include "daemon_test_support.h"
+#include "log.h"
 
 // CppUTest last: its operator new macros break standard headers included after it.
 #include <CppUTest/TestHarness.h>
@@ -18,6 +20,18 @@ using namespace postern::testing;
 using namespace std::chrono_literals;
 using master_protocol::ChildState;
 using master_protocol::ChildStatus;
+
+namespace {
+
+// The echo daemon, its onStop and onRetire hooks saying in the log that they ran.
+DaemonSpec hookedSpec() {
+    DaemonSpec spec = echoSpec("smtpd");
+    spec.onStop = [](DaemonContext&) { log::info("hook: onStop"); };
+    spec.onRetire = [](DaemonContext&) { log::info("hook: onRetire"); };
+    return spec;
+}
+
+}  // namespace
 
 TEST_GROUP(Daemon){};
 
@@ -99,9 +113,66 @@ TEST(Daemon, GarbageFromMasterIsAWarningNotACrash) {
                     child.log().c_str());
 }
 
+TEST(Daemon, RetireFrameLetsSessionsEndAtTheirOwnPace) {
+    ChildDaemon child;
+    DaemonSpec spec = hookedSpec();
+    spec.stopTimeout = 100ms;  // a retire taken for a stop would cut the session below
+    child.start(spec);
+    child.reader.waitFor(ChildState::Ready);
+    UniqueFd client = dial(child.endpoint);
+    readLine(client.get());
+    child.reader.waitFor(ChildState::Busy);
+
+    sendControl(child.status.get(), master_protocol::ControlCommand::Retire);
+    ChildStatus retiring = child.reader.waitFor(ChildState::Retiring);
+    LONGS_EQUAL(1, retiring.inFlight);
+    std::this_thread::sleep_for(300ms);  // past the stop deadline
+    say(client.get(), "ping");           // served on, not hurried along
+    STRCMP_EQUAL("pong", readLine(client.get()).c_str());
+    say(client.get(), "quit");
+    STRCMP_EQUAL("bye", readLine(client.get()).c_str());
+    LONGS_EQUAL(0, child.exitCode());
+    STRCMP_CONTAINS("retire requested by master; 1 in flight", child.log().c_str());
+    STRCMP_CONTAINS("hook: onRetire", child.log().c_str());
+    CHECK_TRUE(child.log().find("hook: onStop") == std::string::npos);
+}
+
+TEST(Daemon, RetireDeadlineEndsAStuckSession) {
+    ChildDaemon child;
+    DaemonSpec spec = echoSpec("smtpd");
+    spec.retireTimeout = 200ms;
+    child.start(spec);
+    child.reader.waitFor(ChildState::Ready);
+    UniqueFd client = dial(child.endpoint);
+    readLine(client.get());
+    sendControl(child.status.get(), master_protocol::ControlCommand::Retire);
+    LONGS_EQUAL(0, child.exitCode(5s));
+    STRCMP_EQUAL("<eof>", readLine(client.get()).c_str());
+    STRCMP_CONTAINS("warning: retire deadline passed with 1 in flight", child.log().c_str());
+}
+
+TEST(Daemon, StopWhileRetiringHurriesAlong) {
+    ChildDaemon child;
+    DaemonSpec spec = hookedSpec();
+    spec.stopTimeout = 200ms;
+    child.start(spec);
+    child.reader.waitFor(ChildState::Ready);
+    UniqueFd client = dial(child.endpoint);
+    readLine(client.get());
+    sendControl(child.status.get(), master_protocol::ControlCommand::Retire);
+    child.reader.waitFor(ChildState::Retiring);
+    sendControl(child.status.get(), master_protocol::ControlCommand::Stop);
+    ChildStatus stopping = child.reader.waitFor(ChildState::Stopping);
+    LONGS_EQUAL(1, stopping.inFlight);
+    LONGS_EQUAL(0, child.exitCode(5s));  // the stop deadline, not the retire one (an hour)
+    STRCMP_CONTAINS("stop requested by master; 1 in flight", child.log().c_str());
+    STRCMP_CONTAINS("hook: onStop", child.log().c_str());
+    STRCMP_CONTAINS("warning: stop deadline passed with 1 in flight", child.log().c_str());
+}
+
 TEST(Daemon, RetiresAfterMaxUse) {
     ChildDaemon child("{ name = \"smtpd\"; max_use = 2; }");
-    child.start(echoSpec("smtpd"));
+    child.start(hookedSpec());
     child.reader.waitFor(ChildState::Ready);
     UniqueFd first = dial(child.endpoint);
     readLine(first.get());
@@ -119,6 +190,8 @@ TEST(Daemon, RetiresAfterMaxUse) {
     say(second.get(), "quit");
     LONGS_EQUAL(0, child.exitCode());
     STRCMP_CONTAINS("retiring after max_use uses", child.log().c_str());
+    STRCMP_CONTAINS("hook: onRetire", child.log().c_str());
+    CHECK_TRUE(child.log().find("hook: onStop") == std::string::npos);
 }
 
 TEST(Daemon, RetiresAfterMaxIdle) {
