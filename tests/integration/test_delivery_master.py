@@ -3,7 +3,7 @@ two smtp workers deliver it to a Postfix that asks every client for a certificat
 
 The property postern exists for, with everything real: 200 messages, every one of Postfix's
 connections "Anonymous" (the CertificateRequest answered empty), none "Untrusted"; and the
-same after `postern reload` has replaced the workers. Skipped until every daemon is built.
+same after `postern reload` has replaced the workers.
 """
 import re
 import unittest

@@ -42,7 +42,7 @@ def bin_path(name, build=None):
 
 
 def missing_binaries(build=None):
-    """The postern programs not built yet (tests that need them skip, naming these)."""
+    """The postern programs not built (tests that need them fail, naming these)."""
     wanted = [postern_binary(build)] + [daemon_binary(s, build) for s in ("master", "smtpd", "qmgr", "smtp")]
     return [path for path in wanted if not os.access(path, os.X_OK)]
 

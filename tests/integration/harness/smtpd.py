@@ -218,12 +218,11 @@ def queued_id(reply):
 
 
 class SmtpdTestCase(PosternTestCase):
-    """A PosternTestCase that starts smtpd alone (skipped when smtpd is not built)."""
+    """A PosternTestCase that starts smtpd alone (failing when smtpd is not built)."""
 
     def start_smtpd(self, **config):
         """A started StandaloneSmtpd with config merged over the defaults."""
-        if not os.access(daemon_binary("smtpd"), os.X_OK):
-            self.skipTest(f"{daemon_binary('smtpd')} is not built")
+        self.require_built(daemon_binary("smtpd"))
         return StandaloneSmtpd(self.registry, **config).start()
 
     def assertReply(self, reply, code, text=None):
