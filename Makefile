@@ -17,6 +17,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
+# Build on every core unless told otherwise (make -jN).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc)
+endif
+
 PREFIX ?= /usr/local
 DESTDIR ?=
 SANITIZE ?=

@@ -32,6 +32,10 @@ public:
 
 private:
     void put(char c, std::string& out);
+    // put() for every octet of a run without CR or LF.
+    void putRun(std::string_view run, std::string& out);
+    // The position of the next CR or LF at or after `from` (content.size() if none).
+    static size_t lineBreakFrom(std::string_view content, size_t from);
     void endLine(std::string& out);
 
     size_t lineLengthLimit_;

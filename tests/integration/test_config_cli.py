@@ -64,7 +64,7 @@ class ConfigCommandTest(unittest.TestCase):
     def test_docs_describe_every_parameter(self):
         status, out, _ = run("-c", "/nonexistent/postern.conf", "config", "-d")
         self.assertEqual(status, 0)
-        with open(os.path.join(REPO, "docs", "CONFIG.md")) as f:
+        with open(os.path.join(REPO, "README.md")) as f:
             documented = set(re.findall(r"^\| `([a-z0-9_.]+)` \|", f.read(), re.MULTILINE))
         self.assertEqual(set(parse_lines(out)), documented)
 

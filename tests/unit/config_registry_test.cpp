@@ -25,7 +25,7 @@ ParameterInfo info(const Config& config, const char* name) {
     return *found;
 }
 
-// Every parameter DESIGN.md and docs/CONFIG.md promise.
+// Every parameter DESIGN.md and README.md promise.
 const std::vector<std::string> kExpectedNames = {"bounce_size_limit",
                                                  "dns_servers",
                                                  "header_size_limit",
