@@ -181,6 +181,14 @@ class MailSinkTest(PosternTestCase):
         self.assertEqual(sink.active, 0)
 
 
+    def test_accepted_sockets_send_replies_without_nagle_delay(self):
+        sink = self.mail_sink()
+        with socket.create_connection(sink.address, timeout=5) as sock:
+            sock.recv(1024)
+            [session] = sink.sessions
+            self.assertEqual(session.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 1)
+
+
 class ClientCertificateModesTest(PosternTestCase):
     """Exchange Online's strict peer (kill) and the CertificateRequest that only records."""
 
