@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -29,6 +30,22 @@ DaemonSpec hookedSpec() {
     spec.onStop = [](DaemonContext&) { log::info("hook: onStop"); };
     spec.onRetire = [](DaemonContext&) { log::info("hook: onRetire"); };
     return spec;
+}
+
+// Runs SPEC with a session that never ends, has LEAVE tell the daemon to go, and checks
+// that the deadline cut the session, the daemon exited 0 and logged WARNING.
+void checkDeadlineEndsAStuckSession(const DaemonSpec& spec,
+                                    const std::function<void(ChildDaemon&)>& leave,
+                                    const char* warning) {
+    ChildDaemon child;
+    child.start(spec);
+    child.reader.waitFor(ChildState::Ready);
+    UniqueFd client = dial(child.endpoint);
+    readLine(client.get());
+    leave(child);
+    LONGS_EQUAL(0, child.exitCode(5s));
+    STRCMP_EQUAL("<eof>", readLine(client.get()).c_str());
+    STRCMP_CONTAINS(warning, child.log().c_str());
 }
 
 }  // namespace
@@ -80,17 +97,11 @@ TEST(Daemon, SigtermDrainsSessionsThenExits) {
 }
 
 TEST(Daemon, StopDeadlineEndsAStuckSession) {
-    ChildDaemon child;
     DaemonSpec spec = echoSpec("smtpd");
     spec.stopTimeout = 200ms;
-    child.start(spec);
-    child.reader.waitFor(ChildState::Ready);
-    UniqueFd client = dial(child.endpoint);
-    readLine(client.get());
-    kill(child.pid, SIGTERM);
-    LONGS_EQUAL(0, child.exitCode(5s));
-    STRCMP_EQUAL("<eof>", readLine(client.get()).c_str());
-    STRCMP_CONTAINS("warning: stop deadline passed with 1 in flight", child.log().c_str());
+    checkDeadlineEndsAStuckSession(
+        spec, [](ChildDaemon& child) { kill(child.pid, SIGTERM); },
+        "warning: stop deadline passed with 1 in flight");
 }
 
 TEST(Daemon, StopFrameFromMaster) {
@@ -138,17 +149,14 @@ TEST(Daemon, RetireFrameLetsSessionsEndAtTheirOwnPace) {
 }
 
 TEST(Daemon, RetireDeadlineEndsAStuckSession) {
-    ChildDaemon child;
     DaemonSpec spec = echoSpec("smtpd");
     spec.retireTimeout = 200ms;
-    child.start(spec);
-    child.reader.waitFor(ChildState::Ready);
-    UniqueFd client = dial(child.endpoint);
-    readLine(client.get());
-    sendControl(child.status.get(), master_protocol::ControlCommand::Retire);
-    LONGS_EQUAL(0, child.exitCode(5s));
-    STRCMP_EQUAL("<eof>", readLine(client.get()).c_str());
-    STRCMP_CONTAINS("warning: retire deadline passed with 1 in flight", child.log().c_str());
+    checkDeadlineEndsAStuckSession(
+        spec,
+        [](ChildDaemon& child) {
+            sendControl(child.status.get(), master_protocol::ControlCommand::Retire);
+        },
+        "warning: retire deadline passed with 1 in flight");
 }
 
 TEST(Daemon, StopWhileRetiringHurriesAlong) {
