@@ -54,11 +54,16 @@ struct SmtpConfig {
     int data_xfer_timeout = 180;
     int data_done_timeout = 600;
     int quit_timeout = 300;
+    int rset_timeout = 20;
     int starttls_timeout = 300;
     int line_length_limit = 998;
     int process_delivery_limit = 500;  // concurrent deliveries per smtp process
     int mx_address_limit = 5;          // addresses tried per delivery, all MX hosts; 0 = all
     int mx_session_limit = 2;          // connections that got a greeting, per delivery; 0 = all
+    bool connection_cache = true;          // keep a connection open for the next delivery
+    int connection_cache_time_limit = 2;   // seconds a cached connection may stay idle
+    int connection_reuse_time_limit = 300; // seconds since connect during which it is reused
+    int connection_reuse_count_limit = 0;  // deliveries per connection; 0 = no limit
     SmtpTlsPolicy tls;                 // the policy of mail that no route with tls covers
 };
 

@@ -62,9 +62,20 @@ void Delivery::begin(PreparedJob prepared) {
     settled_.assign(request.recipients.size(), false);
     if (!prepared.error.empty()) {
         log::warning("%s: %s", request.queueId.c_str(), prepared.error.c_str());
-        settleRemaining(deferral("4.3.0", prepared.error), "none");
+        settleRemaining(deferral("4.3.0", prepared.error), RelayInfo{});
         return finish();
     }
+    if (ConnectionCache* cache = cacheToTake()) {
+        if (auto session = cache->takeByDestination(destinationKey(job_))) {
+            stage_ = Stage::Delivering;
+            return resumeSession(std::move(session));
+        }
+    }
+    lookUpServers();
+}
+
+void Delivery::lookUpServers() {
+    const auto& request = job_.request;
     stage_ = Stage::Resolving;
     lookup_ = std::make_unique<DestinationLookup>(
         *env_.resolver, DestinationSettings{env_.config->myhostname, env_.config->smtp.mx_address_limit},
@@ -74,7 +85,7 @@ void Delivery::begin(PreparedJob prepared) {
 
 void Delivery::onDestinations(Destinations destinations) {
     if (destinations.candidates.empty()) {
-        settleRemaining(destinations.failure.value_or(deferral("4.4.3", "no server address")), "none");
+        settleRemaining(destinations.failure.value_or(deferral("4.4.3", "no server address")), RelayInfo{});
         return finish();
     }
     candidates_ = std::move(destinations.candidates);
@@ -82,15 +93,56 @@ void Delivery::onDestinations(Destinations destinations) {
     startSession(true);
 }
 
+// A session with the current server: a cached one when there is one (not for the plaintext
+// retry of `may`: that one must not find the TLS session that just failed), else a new one.
 void Delivery::startSession(bool tlsAllowed) {
-    Session::Env env{env_.base, &env_.settings, env_.trust};
+    const Candidate& server = candidates_[current_];
+    if (ConnectionCache* cache = tlsAllowed ? cacheToTake() : nullptr) {
+        if (auto session = cache->takeByEndpoint(endpointKey(job_, server))) return resumeSession(std::move(session));
+    }
     auto& session = sessions_.emplace_back(std::make_unique<Session>(
-        env, job_, candidates_[current_], openPositions(), tlsAllowed,
-        [this](size_t position, const Verdict& verdict, const std::string& relay) {
-            onRecipientDone(position, verdict, relay);
-        },
-        [this](const SessionEnd& end) { onSessionEnd(end); }));
+        sessionEnv(), job_, server, openPositions(), tlsAllowed, recipientDoneHandler(), endedHandler()));
     session->start();
+}
+
+void Delivery::resumeSession(std::unique_ptr<Session> session) {
+    auto& resumed = sessions_.emplace_back(std::move(session));
+    resumed->resume(job_, openPositions(), recipientDoneHandler(), endedHandler());
+}
+
+Session::Env Delivery::sessionEnv() const {
+    return {env_.base, &env_.settings, env_.trust, env_.cache && env_.cache->accepting()};
+}
+
+Session::RecipientDone Delivery::recipientDoneHandler() {
+    return [this](size_t position, const Verdict& verdict, const RelayInfo& via) {
+        onRecipientDone(position, verdict, via);
+    };
+}
+
+Session::Ended Delivery::endedHandler() {
+    return [this](const SessionEnd& end) { onSessionEnd(end); };
+}
+
+ConnectionCache* Delivery::cacheToTake() const {
+    return mayTakeCached_ && env_.cache && env_.cache->accepting() ? env_.cache : nullptr;
+}
+
+// The session that just ended reusable goes to the cache (which parks or QUITs it).
+void Delivery::keepConnection() {
+    std::unique_ptr<Session> session = std::move(sessions_.back());
+    if (!session || !env_.cache) log::panic("%s: a reusable session without a cache", job_.request.queueId.c_str());
+    CacheKeys keys{destinationKey(job_), endpointKey(job_, session->server())};
+    env_.cache->offer(std::move(session), std::move(keys));
+}
+
+// Nothing was settled over the stale connection: carry on as if it had not been there.
+void Delivery::retryAfterStaleConnection(const SessionEnd& end) {
+    log::info("%s: cached connection to %s no longer usable (%s); connecting afresh",
+              job_.request.queueId.c_str(), end.via.relay.c_str(), end.verdict.text.c_str());
+    mayTakeCached_ = false;
+    if (candidates_.empty()) return lookUpServers();  // it came by destination: no DNS yet
+    startSession(true);
 }
 
 std::vector<size_t> Delivery::openPositions() const {
@@ -118,12 +170,15 @@ bool Delivery::mayTryAnother() const {
 
 void Delivery::onSessionEnd(const SessionEnd& end) {
     if (end.greeted && end.next != SessionEnd::Next::RetryWithoutTls) ++greetedSessions_;
+    if (end.reusable) keepConnection();
     switch (end.next) {
+        case SessionEnd::Next::StaleConnection:
+            return retryAfterStaleConnection(end);
         case SessionEnd::Next::Finished:
             if (!openPositions().empty()) {
                 log::warning("%s: session with %s ended with recipients unsettled",
-                             job_.request.queueId.c_str(), end.relay.c_str());
-                settleRemaining(deferral("4.3.0", "delivery ended without a result"), end.relay);
+                             job_.request.queueId.c_str(), end.via.relay.c_str());
+                settleRemaining(deferral("4.3.0", "delivery ended without a result"), end.via);
             }
             return finish();
         case SessionEnd::Next::RetryWithoutTls:
@@ -141,12 +196,12 @@ void Delivery::onSessionEnd(const SessionEnd& end) {
             }
             [[fallthrough]];
         case SessionEnd::Next::GiveUp:
-            settleRemaining(end.verdict, end.relay);
+            settleRemaining(end.verdict, end.via);
             return finish();
     }
 }
 
-void Delivery::onRecipientDone(size_t position, const Verdict& given, const std::string& relay) {
+void Delivery::onRecipientDone(size_t position, const Verdict& given, const RelayInfo& via) {
     if (position >= settled_.size() || settled_[position]) {
         log::panic("recipient %zu settled twice or out of range", position);
     }
@@ -154,15 +209,16 @@ void Delivery::onRecipientDone(size_t position, const Verdict& given, const std:
     const Verdict verdict = env_.config->soft_bounce ? softened(given) : given;
     const auto& request = job_.request;
     const auto& recipient = request.recipients[position];
+    times_.transactionStart = via.transactionStart;
     log::info("%s: %s", request.queueId.c_str(),
-              recipientLogText(recipient.address, relay, times_, queue::realtimeMicros(), verdict).c_str());
+              recipientLogText(recipient.address, via, times_, queue::realtimeMicros(), verdict).c_str());
     dp::RecipientResult result;
     result.requestId = request.requestId;
     result.index = recipient.index;
     result.outcome = verdict.outcome;
     result.dsn = verdict.dsn;
     result.reply = printable(verdict.text);
-    result.relay = relay;
+    result.relay = via.relay;
     if (channel_) {
         if (Status sent = channel_->send(dp::encodeResult(result)); !sent) {
             log::warning("%s: cannot report to qmgr: %s", request.queueId.c_str(), sent.error().c_str());
@@ -170,8 +226,8 @@ void Delivery::onRecipientDone(size_t position, const Verdict& given, const std:
     }
 }
 
-void Delivery::settleRemaining(const Verdict& verdict, const std::string& relay) {
-    for (size_t position : openPositions()) onRecipientDone(position, verdict, relay);
+void Delivery::settleRemaining(const Verdict& verdict, const RelayInfo& via) {
+    for (size_t position : openPositions()) onRecipientDone(position, verdict, via);
 }
 
 void Delivery::finish() {
@@ -195,7 +251,7 @@ void Delivery::finish() {
 void Delivery::cancel(const std::string& why) {
     if (stage_ == Stage::Over) return;
     if (!why.empty()) log::info("%s: %s", job_.request.queueId.c_str(), why.c_str());
-    if (!sessions_.empty()) sessions_.back()->abort();
+    if (!sessions_.empty() && sessions_.back()) sessions_.back()->abort();
     lookup_.reset();
     if (channel_) channel_->close();
     stage_ = Stage::Over;

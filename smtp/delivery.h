@@ -9,6 +9,12 @@
 // a `may` handshake failure retries the same address once in plaintext; at most
 // smtp.mx_session_limit sessions that got a greeting; the last failure is what the
 // remaining recipients get.
+//
+// With the connection cache (connection_cache.h): before DNS the delivery takes an idle
+// session of its destination and TLS policy, and before connecting to each server address
+// one of that server; a session that ends reusable goes back to the cache. A cached session
+// found stale before MAIL FROM was answered costs nothing: the delivery goes on as if there
+// had been none (DNS, a fresh connection), and takes no other cached one.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +25,7 @@
 #include <vector>
 
 #include "config.h"
+#include "connection_cache.h"
 #include "daemon.h"
 #include "destination.h"
 #include "dns.h"
@@ -38,6 +45,7 @@ struct WorkerEnv {
     TrustStores* trust = nullptr;
     SessionSettings settings;
     dns::RandomBelow random;
+    ConnectionCache* cache = nullptr;  // null: every session ends with QUIT
 };
 
 class Delivery {
@@ -64,13 +72,21 @@ class Delivery {
     void onChannelClosed(ipc::CloseReason reason, const std::string& detail);
     static void onRequestTimeout(evutil_socket_t, short, void* self);
     void begin(PreparedJob prepared);
+    void lookUpServers();
     void onDestinations(Destinations destinations);
     void startSession(bool tlsAllowed);
-    void onRecipientDone(size_t position, const Verdict& verdict, const std::string& relay);
+    void resumeSession(std::unique_ptr<Session> session);
+    Session::Env sessionEnv() const;
+    Session::RecipientDone recipientDoneHandler();
+    Session::Ended endedHandler();
+    ConnectionCache* cacheToTake() const;
+    void keepConnection();
+    void retryAfterStaleConnection(const SessionEnd& end);
+    void onRecipientDone(size_t position, const Verdict& verdict, const RelayInfo& via);
     void onSessionEnd(const SessionEnd& end);
     bool mayTryAnother() const;
     void logSkippedServer(const SessionEnd& end) const;
-    void settleRemaining(const Verdict& verdict, const std::string& relay);
+    void settleRemaining(const Verdict& verdict, const RelayInfo& via);
     void finish();
     void cancel(const std::string& why);
     std::vector<size_t> openPositions() const;
@@ -89,9 +105,11 @@ class Delivery {
     size_t current_ = 0;          // index into candidates_ of the session's server
     bool plaintextRetried_ = false;  // for candidates_[current_]
     int greetedSessions_ = 0;
+    bool mayTakeCached_ = true;  // false after a cached session went stale
     // Every session of this delivery, the current one last. None is destroyed before the
     // delivery: a session that ended may still be on the call stack (a connect that fails
-    // at once ends one session and starts the next inside the first one's callback).
+    // at once ends one session and starts the next inside the first one's callback). A
+    // session handed back to the cache leaves a null here.
     std::vector<std::unique_ptr<Session>> sessions_;
 };
 

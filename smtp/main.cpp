@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
     spec.onAccept = [&](postern::DaemonContext& c, postern::AcceptedConnection&& a) {
         worker.accept(c, std::move(a));
     };
+    spec.onStop = [&](postern::DaemonContext&) { worker.stop(); };
     spec.shutdown = [&](postern::DaemonContext&) { worker.shutdown(); };
     return postern::runDaemon(argc, argv, spec);
 }

@@ -33,9 +33,10 @@ std::string delayFields(const DeliveryTimes& times, int64_t now) {
            "/" + formatDelay(setupEnd - times.received) + "/" + formatDelay(transmission);
 }
 
-std::string recipientLogText(const std::string& address, const std::string& relay,
+std::string recipientLogText(const std::string& address, const RelayInfo& via,
                              const DeliveryTimes& times, int64_t now, const Verdict& verdict) {
-    return "to=<" + address + ">, relay=" + relay + ", " + delayFields(times, now) +
+    const std::string use = via.connectionUse > 1 ? ", conn_use=" + std::to_string(via.connectionUse) : "";
+    return "to=<" + address + ">, relay=" + via.relay + use + ", " + delayFields(times, now) +
            ", dsn=" + verdict.dsn + ", status=" + delivery_protocol::outcomeName(verdict.outcome) +
            " (" + verdict.text + ")";
 }

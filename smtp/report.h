@@ -1,6 +1,7 @@
 // report.h: the worker's account of each recipient: the Postfix log line
 //   ID: to=<rcpt>, relay=host[ip]:port, delay=1.2, delays=0.01/0/0.5/0.7, dsn=2.0.0,
 //   status=sent (250 2.0.0 Ok: queued as ABC)
+// with `conn_use=N` after relay= when the connection carried its N-th transaction (N > 1),
 // and the `rcpt` frame to qmgr. delays= is a/b/c/d: before qmgr (active - arrival), in
 // qmgr (request received - active), connection set-up (DNS, connect, greeting, EHLO, TLS:
 // up to MAIL FROM), transmission (MAIL FROM to the result).
@@ -12,6 +13,13 @@
 #include "verdict.h"
 
 namespace postern::smtp {
+
+// Which connection a result came over.
+struct RelayInfo {
+    std::string relay = "none";    // "host[ip]:port" once connected
+    int connectionUse = 0;         // the transaction's number on its connection (conn_use=)
+    int64_t transactionStart = 0;  // when MAIL FROM was sent, µs since the epoch; 0: not sent
+};
 
 // The moments of one delivery, µs since the epoch; transactionStart 0: MAIL never sent.
 struct DeliveryTimes {
@@ -29,7 +37,7 @@ std::string formatDelay(int64_t micros);
 std::string delayFields(const DeliveryTimes& times, int64_t now);
 
 // The whole log line's text after "ID: ".
-std::string recipientLogText(const std::string& address, const std::string& relay,
+std::string recipientLogText(const std::string& address, const RelayInfo& via,
                              const DeliveryTimes& times, int64_t now, const Verdict& verdict);
 
 // soft_bounce: a bounce becomes a deferral with the same detail ("5.1.1" -> "4.1.1").

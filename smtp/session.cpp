@@ -11,8 +11,8 @@ namespace {
 
 constexpr const char* kStateNames[] = {"Idle",     "Connecting",   "Greeting",    "Ehlo",
                                        "Helo",     "StartTls",     "TlsHandshake", "TlsEhlo",
-                                       "Transaction", "Content",   "DataDone",    "Quit",
-                                       "Closed"};
+                                       "Transaction", "Content",   "DataDone",    "Rset",
+                                       "Parked",   "Quit",         "Closed"};
 static_assert(std::size(kStateNames) == size_t(Session::State::Count));
 
 bool requiresTls(tls::TlsLevel level) {
@@ -39,6 +39,7 @@ SessionSettings SessionSettings::fromConfig(const SmtpConfig& config) {
     settings.dataXferTimeout = config.data_xfer_timeout;
     settings.dataDoneTimeout = config.data_done_timeout;
     settings.quitTimeout = config.quit_timeout;
+    settings.rsetTimeout = config.rset_timeout;
     settings.lineLengthLimit = static_cast<size_t>(config.line_length_limit);
     return settings;
 }
@@ -46,7 +47,7 @@ SessionSettings SessionSettings::fromConfig(const SmtpConfig& config) {
 Session::Session(Env env, const DeliveryJob& job, Candidate server, std::vector<size_t> positions,
                  bool tlsAllowed, RecipientDone recipientDone, Ended ended)
     : env_(env),
-      job_(job),
+      job_(&job),
       server_(std::move(server)),
       peer_(server_.peer()),
       relay_(server_.relay()),
@@ -115,9 +116,13 @@ void Session::armTimer() {
         case State::DataDone:
             seconds = s.dataDoneTimeout;
             break;
+        case State::Rset:
+            seconds = s.rsetTimeout;
+            break;
         case State::Quit:
             seconds = s.quitTimeout;
             break;
+        case State::Parked:  // park() arms it with the cache's idle limit
         case State::Idle:
         case State::Closed:
         case State::Count:
@@ -128,14 +133,24 @@ void Session::armTimer() {
     evtimer_add(timer_.get(), &timeout);
 }
 
-void Session::onTimer(evutil_socket_t, short, void* self) { static_cast<Session*>(self)->onTimeout(); }
+void Session::onTimer(evutil_socket_t, short, void* self) {
+    auto* session = static_cast<Session*>(self);
+    if (session->state_ == State::Parked) return session->onParkedEvent(true);
+    session->onTimeout();
+}
 
 void Session::onConnectionEvent(ServerConnection::Event event, const std::string& detail) {
     using Event = ServerConnection::Event;
     if (state_ == State::Closed) return;
+    if (state_ == State::Parked) {
+        // Anything from an idle server (EOF, an error, "421 timeout") ends its reuse.
+        if (event != Event::OutputDrained) onParkedEvent(false);
+        return;
+    }
     switch (event) {
         case Event::Connected:
             connected_ = true;
+            connectedAt_ = std::chrono::steady_clock::now();
             setState(State::Greeting);
             expectedReplies_ = 1;
             return;
@@ -173,6 +188,7 @@ void Session::readReplies() {
         if (expectedReplies_ == 0 && reader_.buffered() > 0) {
             log::warning("%s sent %zu bytes before its turn; ignored", peer_.c_str(), reader_.buffered());
             reader_.discardBuffered();
+            outOfTurn_ = true;
         }
         onReply(**next);
     }
@@ -194,8 +210,11 @@ void Session::onReply(const SmtpReply& reply) {
             return onTransactionReply(reply);
         case State::DataDone:
             return onDataDoneReply(reply);
+        case State::Rset:
+            return onRsetReply(reply);
         case State::Quit:
             return endNow(pendingEnd_);
+        case State::Parked:
         case State::Idle:
         case State::Connecting:
         case State::TlsHandshake:
@@ -242,7 +261,7 @@ void Session::onHelo(const SmtpReply& reply) {
 
 // After EHLO/HELO: STARTTLS when the policy wants it and it is not done yet, else MAIL.
 void Session::afterHandshake() {
-    const tls::TlsLevel level = job_.tls.level;
+    const tls::TlsLevel level = job_->tls.level;
     if (!tlsActive_ && tlsAllowed_ && level != tls::TlsLevel::None) {
         if (caps_.starttls) {
             setState(State::StartTls);
@@ -259,7 +278,7 @@ void Session::afterHandshake() {
 
 void Session::onStartTlsReply(const SmtpReply& reply) {
     if (reply.replyClass() == 2) return beginTls();
-    if (!requiresTls(job_.tls.level)) return beginTransaction();  // may: on in plaintext
+    if (!requiresTls(job_->tls.level)) return beginTransaction();  // may: on in plaintext
     quitThen(tryNext(deferral(
         "4.7.4", "TLS is required, but host " + peer_ + " refused to start TLS: " + reply.printable())));
 }
@@ -267,13 +286,13 @@ void Session::onStartTlsReply(const SmtpReply& reply) {
 // A fresh context from the route's policy alone, for this one connection.
 void Session::beginTls() {
     reader_.discardBuffered();  // plaintext the server sent after its 220 is not TLS's
-    auto trust = env_.trust->forRoute(job_.caFile, job_.caPath);
-    Result<SslPtr> ssl = trust ? connectionSsl(job_.tls, **trust, {server_.host, tlsNexthop(job_.nexthop, job_.request.domain)})
+    auto trust = env_.trust->forRoute(job_->caFile, job_->caPath);
+    Result<SslPtr> ssl = trust ? connectionSsl(job_->tls, **trust, {server_.host, tlsNexthop(job_->nexthop, job_->request.domain)})
                                : Result<SslPtr>(trust.failure());
     if (!ssl) {
         log::warning("TLS setup for %s failed: %s", relay_.c_str(), ssl.error().c_str());
         SessionEnd end = tryNext(deferral("4.7.5", "Cannot start TLS: " + ssl.error()));
-        end.next = requiresTls(job_.tls.level) ? SessionEnd::Next::GiveUp : SessionEnd::Next::RetryWithoutTls;
+        end.next = requiresTls(job_->tls.level) ? SessionEnd::Next::GiveUp : SessionEnd::Next::RetryWithoutTls;
         return endNow(end);
     }
     setState(State::TlsHandshake);
@@ -292,9 +311,9 @@ void Session::onTlsReady() {
 
 void Session::onTlsFailed(const std::string& detail) {
     if (state_ == State::Closed) return;
-    const std::string text = handshakeFailureText(connection_.ssl(), job_.tls.level);
+    const std::string text = handshakeFailureText(connection_.ssl(), job_->tls.level);
     SessionEnd end = tryNext(deferral("4.7.5", text));
-    if (requiresTls(job_.tls.level)) {
+    if (requiresTls(job_->tls.level)) {
         log::warning("TLS handshake failed with %s: %s", relay_.c_str(), detail.c_str());
     } else {
         log::warning("TLS handshake failed with %s: %s; retrying without TLS", relay_.c_str(),
@@ -305,23 +324,25 @@ void Session::onTlsFailed(const std::string& detail) {
 }
 
 void Session::onTimeout() {
-    if (state_ == State::Quit) return endNow(pendingEnd_);
+    if (state_ == State::Quit || state_ == State::Rset) return endNow(pendingEnd_);
     if (state_ == State::Connecting) return endNow(tryNext(connectFailed(relay_, "Connection timed out")));
     const Verdict verdict = timedOut(peer_, phase());
+    if (staleCachedConnection()) return endNow(stale(verdict));
     if (state_ < State::Transaction) return endNow(tryNext(verdict));
     settleOpen(verdict);
-    endNow({SessionEnd::Next::Finished, verdict, greeted_, relay_});
+    endNow(finished(verdict));
 }
 
 void Session::onConnectionLost(const std::string& detail, bool malformed) {
     if (state_ == State::Closed) return;
-    if (state_ == State::Quit) return endNow(pendingEnd_);
+    if (state_ == State::Quit || state_ == State::Rset) return endNow(pendingEnd_);
     if (state_ == State::Connecting) return endNow(tryNext(connectFailed(relay_, detail)));
     if (state_ == State::TlsHandshake) return onTlsFailed(detail);
     const Verdict verdict = malformed ? malformedReply(peer_, phase(), detail) : lostConnection(peer_, phase());
+    if (staleCachedConnection()) return endNow(stale(verdict));
     if (state_ < State::Transaction) return endNow(tryNext(verdict));
     settleOpen(verdict);
-    endNow({SessionEnd::Next::Finished, verdict, greeted_, relay_});
+    endNow(finished(verdict));
 }
 
 // What Postfix says the session was doing, for "lost connection ... while PHASE".
@@ -348,6 +369,8 @@ std::string Session::phase() const {
         case State::DataDone:
             return emptyData_ ? "sending end of data"
                               : "sending end of data -- message may be sent more than once";
+        case State::Rset:
+            return "sending RSET";
         case State::Quit:
             return "sending QUIT";
         default:
@@ -356,7 +379,15 @@ std::string Session::phase() const {
 }
 
 SessionEnd Session::tryNext(Verdict verdict) const {
-    return {SessionEnd::Next::TryNextServer, std::move(verdict), greeted_, connected_ ? relay_ : "none"};
+    return {SessionEnd::Next::TryNextServer, std::move(verdict), greeted_, false, via()};
+}
+
+SessionEnd Session::finished(Verdict verdict) const {
+    return {SessionEnd::Next::Finished, std::move(verdict), greeted_, false, via()};
+}
+
+RelayInfo Session::via() const {
+    return {connected_ ? relay_ : "none", uses_, transactionStart_};
 }
 
 // Sends QUIT and reports END once the server answered it, closed, or quit_timeout passed.
@@ -377,7 +408,7 @@ void Session::settle(size_t position, const Verdict& verdict) {
     for (size_t i = 0; i < positions_.size(); ++i) {
         if (positions_[i] != position || settled_[i]) continue;
         settled_[i] = true;
-        recipientDone_(position, verdict, connected_ ? relay_ : "none");
+        recipientDone_(position, verdict, via());
         return;
     }
 }

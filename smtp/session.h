@@ -11,8 +11,17 @@
 // The session ends with a SessionEnd telling its owner what to do next: the recipients are
 // all settled, or this server failed before MAIL FROM (try the next address), or a `may`
 // handshake failed (retry in plaintext), or a local problem makes other servers pointless.
+//
+// Connection reuse (connection_cache.h): with Env::keepOpen a transaction that ended
+// cleanly (the final dot answered, or an aborted one reset with RSET) ends `reusable`
+// instead of with QUIT: the connection stays open, Parked, and the owner hands the session
+// to the cache, which watches it (park) and later either gives it to another delivery of
+// the same destination and TLS policy (resume: straight to MAIL FROM) or QUITs it. A resumed
+// session whose server turns out gone before it answered MAIL (closed, timed out, 421)
+// ends StaleConnection, having settled nothing: the owner tries a fresh connection.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -24,6 +33,7 @@
 #include "content.h"
 #include "destination.h"
 #include "job.h"
+#include "report.h"
 #include "smtp_reply.h"
 #include "tls_setup.h"
 #include "verdict.h"
@@ -35,7 +45,7 @@ struct SessionSettings {
     std::string heloName;
     int connectTimeout = 30, heloTimeout = 300, starttlsTimeout = 300, mailTimeout = 300,
         rcptTimeout = 300, dataInitTimeout = 120, dataXferTimeout = 180, dataDoneTimeout = 600,
-        quitTimeout = 300;
+        quitTimeout = 300, rsetTimeout = 20;
     size_t lineLengthLimit = 998;
 
     // The settings of an smtp configuration.
@@ -48,26 +58,33 @@ struct SessionEnd {
         TryNextServer,    // the server failed before MAIL FROM: `verdict` if none is left
         RetryWithoutTls,  // a `may` handshake failed: this address again, in plaintext
         GiveUp,           // a local problem: every open recipient gets `verdict`
+        StaleConnection,  // a resumed connection was gone before MAIL: nothing settled
     };
     Next next = Next::Finished;
-    Verdict verdict;           // with every Next but Finished
-    bool greeted = false;      // the server sent a greeting (smtp.mx_session_limit counts these)
-    std::string relay = "none";  // "host[ip]:port" once connected
+    Verdict verdict;        // with every Next but Finished (StaleConnection: why, for the log)
+    bool greeted = false;   // the server sent a greeting (smtp.mx_session_limit counts these)
+    bool reusable = false;  // Finished with the connection open and ready for MAIL (Parked)
+    RelayInfo via;
 };
 
 class Session {
   public:
     // A recipient's final result (POSITION indexes job.request.recipients).
     using RecipientDone = std::function<void(size_t position, const Verdict& verdict,
-                                             const std::string& relay)>;
+                                             const RelayInfo& via)>;
     // The end; the owner may destroy the session only after this returns (e.g. from a
     // deferred event), since the session is still on the call stack.
     using Ended = std::function<void(const SessionEnd& end)>;
+
+    // While parked: the server closed or spoke (the connection is closed then), or the
+    // idle time given to park() passed (expired, the connection still open).
+    using IdleEnded = std::function<void(Session* session, bool expired)>;
 
     struct Env {
         event_base* base;
         const SessionSettings* settings;
         TrustStores* trust;
+        bool keepOpen = false;  // a clean end leaves the connection open (reusable)
     };
 
     // A session with SERVER for the job's recipients at POSITIONS; tlsAllowed false: no
@@ -85,6 +102,21 @@ class Session {
     // When MAIL FROM was sent (µs since the epoch); 0 when it was not.
     int64_t transactionStartMicros() const { return transactionStart_; }
 
+    // A reusable session waits for its next transaction: no job any more; IDLE_ENDED once
+    // when the server closes or sends anything, or after IDLE_LIMIT.
+    void park(std::chrono::seconds idleLimit, IdleEnded idleEnded);
+    // A parked session starts a transaction for JOB's recipients at POSITIONS, at MAIL FROM.
+    void resume(const DeliveryJob& job, std::vector<size_t> positions, RecipientDone recipientDone,
+                Ended ended);
+    // A parked session says QUIT; ENDED once the server answered or closed, or quit_timeout.
+    void quit(Ended ended);
+    // The server this session talks to.
+    const Candidate& server() const { return server_; }
+    // Transactions begun on this connection, the current one included.
+    int uses() const { return uses_; }
+    // When the TCP connection was started.
+    std::chrono::steady_clock::time_point connectedAt() const { return connectedAt_; }
+
     enum class State {
         Idle,          // not started
         Connecting,    // TCP connect
@@ -97,6 +129,8 @@ class Session {
         Transaction,   // MAIL, RCPT, DATA sent (one by one, or pipelined)
         Content,       // sending the message
         DataDone,      // the final dot sent
+        Rset,          // RSET sent after an aborted transaction, to keep the connection
+        Parked,        // between transactions, connection open (reusable)
         Quit,          // QUIT sent; the session's end is decided
         Closed,        // over
         Count,         // sentinel
@@ -130,15 +164,24 @@ class Session {
     void sendCommand(const std::string& text);
     void sendNextCommand();
     void onTransactionReply(const SmtpReply& reply);
-    void continueTransaction(const Command& answered);
+    void continueTransaction(const Command& answered, const SmtpReply& reply);
     void startContent();
     void pumpContent();
     void onDataDoneReply(const SmtpReply& reply);
+    void endTransaction(const SmtpReply* last, bool aborted);
+    void onRsetReply(const SmtpReply& reply);
+    void endReusable();
+    void onParkedEvent(bool expired);
+    bool staleCachedConnection() const;
+    void resetTransaction();
+    RelayInfo via() const;
     void onTimeout();
     void onConnectionLost(const std::string& detail, bool malformed);
     void quitThen(SessionEnd end);
     void endNow(SessionEnd end);
     SessionEnd tryNext(Verdict verdict) const;
+    SessionEnd finished(Verdict verdict = {}) const;
+    SessionEnd stale(Verdict verdict) const;
     void settle(size_t position, const Verdict& verdict);
     void settleOpen(const Verdict& verdict);
     void settleAccepted(const Verdict& verdict);
@@ -146,7 +189,7 @@ class Session {
     static void onTimer(evutil_socket_t, short, void* self);
 
     Env env_;
-    const DeliveryJob& job_;
+    const DeliveryJob* job_;  // null while parked
     Candidate server_;
     std::string peer_;   // "host[ip]"
     std::string relay_;  // "host[ip]:port"
@@ -155,6 +198,7 @@ class Session {
     bool tlsAllowed_;
     RecipientDone recipientDone_;
     Ended ended_;
+    IdleEnded idleEnded_;
 
     State state_ = State::Idle;
     ServerConnection connection_;
@@ -162,6 +206,7 @@ class Session {
     EventPtr timer_;
     size_t expectedReplies_ = 0;
     bool connected_ = false;
+    std::chrono::steady_clock::time_point connectedAt_{};
     bool greeted_ = false;
     bool tlsActive_ = false;
     bool esmtp_ = false;
@@ -175,6 +220,9 @@ class Session {
     std::vector<size_t> accepted_;  // positions whose RCPT got 2xx
     std::unique_ptr<ContentStream> content_;
     int64_t transactionStart_ = 0;
+    int uses_ = 0;             // transactions begun on this connection
+    bool resumed_ = false;     // the current transaction runs on a cached connection
+    bool outOfTurn_ = false;   // the server sent bytes beyond a reply: not kept
     SessionEnd pendingEnd_;  // what to report once QUIT is done
 };
 

@@ -19,7 +19,7 @@ constexpr size_t kContentOutputTarget = 2 * ContentStream::kPieceBytes;
 // Refuses what this server cannot take: SMTPUTF8 mail without SMTPUTF8 (5.6.7), a message
 // over its announced SIZE (5.3.4). Returns false after settling every recipient.
 bool Session::checkServerLimits() {
-    const auto& request = job_.request;
+    const auto& request = job_->request;
     if (request.smtputf8 && !(esmtp_ && caps_.smtputf8)) {
         settleOpen(bounce("5.6.7", "SMTPUTF8 is required, but was not offered by host " + peer_));
         return false;
@@ -38,8 +38,10 @@ bool Session::checkServerLimits() {
 }
 
 void Session::beginTransaction() {
-    if (!checkServerLimits()) return quitThen({SessionEnd::Next::Finished, {}, greeted_, relay_});
-    const auto& request = job_.request;
+    ++uses_;
+    // Settled before MAIL FROM: the connection is as clean as before.
+    if (!checkServerLimits()) return endTransaction(nullptr, false);
+    const auto& request = job_->request;
     commands_.clear();
     commands_.push_back({CommandKind::Mail, 0, mailCommand(request, caps_, esmtp_)});
     for (size_t i = 0; i < positions_.size(); ++i) {
@@ -51,7 +53,7 @@ void Session::beginTransaction() {
         }
         commands_.push_back({CommandKind::Rcpt, positions_[i], rcptCommand(recipient, caps_, esmtp_)});
     }
-    if (commands_.size() == 1) return quitThen({SessionEnd::Next::Finished, {}, greeted_, relay_});
+    if (commands_.size() == 1) return endTransaction(nullptr, false);
     commands_.push_back({CommandKind::Data, 0, "DATA\r\n"});
     transactionStart_ = queue::realtimeMicros();
     pipelining_ = esmtp_ && caps_.pipelining;
@@ -76,6 +78,8 @@ void Session::onTransactionReply(const SmtpReply& reply) {
     const bool positive = reply.replyClass() == 2;
     switch (command.kind) {
         case CommandKind::Mail:
+            // A cached connection the server is closing: nothing was decided, try afresh.
+            if (resumed_ && reply.code == 421) return endNow(stale(replyFailure(peer_, reply, "MAIL FROM")));
             mailAccepted_ = positive;
             if (!positive) settleOpen(replyFailure(peer_, reply, "MAIL FROM"));
             break;
@@ -97,27 +101,25 @@ void Session::onTransactionReply(const SmtpReply& reply) {
                 return;
             }
             settleAccepted(replyFailure(peer_, reply, "DATA"));
-            return quitThen({SessionEnd::Next::Finished, {}, greeted_, relay_});
+            return endTransaction(&reply, true);
     }
-    continueTransaction(command);
+    continueTransaction(command, reply);
 }
 
 // After a MAIL or RCPT reply: wait for the next pipelined reply, or send the next command.
-void Session::continueTransaction(const Command& answered) {
+void Session::continueTransaction(const Command& answered, const SmtpReply& reply) {
     if (pipelining_) return armTimer();  // the next reply has its own timeout
     const bool more = commandsSent_ < commands_.size();
     const bool nextIsData = more && commands_[commandsSent_].kind == CommandKind::Data;
-    if (!mailAccepted_ || (nextIsData && accepted_.empty())) {
-        return quitThen({SessionEnd::Next::Finished, {}, greeted_, relay_});
-    }
+    if (!mailAccepted_ || (nextIsData && accepted_.empty())) return endTransaction(&reply, true);
     if (!more) log::panic("%s: no command after %d", relay_.c_str(), static_cast<int>(answered.kind));
     sendNextCommand();
     armTimer();
 }
 
 void Session::startContent() {
-    const auto& request = job_.request;
-    content_ = std::make_unique<ContentStream>(job_.content.get(), request.contentOffset,
+    const auto& request = job_->request;
+    content_ = std::make_unique<ContentStream>(job_->content.get(), request.contentOffset,
                                                request.contentLength, env_.settings->lineLengthLimit);
     setState(State::Content);
     pumpContent();
@@ -127,10 +129,10 @@ void Session::startContent() {
 void Session::pumpContent() {
     if (Status filled = content_->fill(connection_.output(), kContentOutputTarget); !filled) {
         // Dropping the connection before the final dot makes the server discard the message.
-        log::warning("%s: %s", job_.request.queueId.c_str(), filled.error().c_str());
+        log::warning("%s: %s", job_->request.queueId.c_str(), filled.error().c_str());
         const Verdict verdict = deferral("4.3.0", filled.error());
         settleOpen(verdict);
-        return endNow({SessionEnd::Next::Finished, verdict, greeted_, relay_});
+        return endNow(finished(verdict));
     }
     if (!content_->finished()) return armTimer();  // progress: a new data_xfer_timeout
     content_.reset();
@@ -143,12 +145,30 @@ void Session::onDataDoneReply(const SmtpReply& reply) {
     if (!emptyData_) {
         settleAccepted(reply.replyClass() == 2 ? sent(reply) : replyFailure(peer_, reply, "end of DATA"));
     }
-    quitThen({SessionEnd::Next::Finished, {}, greeted_, relay_});
+    endTransaction(&reply, false);  // the final dot's reply ends the transaction either way
 }
 
 void Session::settleAccepted(const Verdict& verdict) {
     for (size_t position : accepted_) settle(position, verdict);
     accepted_.clear();
+}
+
+// The transaction is over, every recipient settled. The connection is kept (ends reusable)
+// when the owner wants it and the server is in a known state: after the final dot's reply
+// (RFC 5321 4.1.1.4: it ends the transaction whatever it says), or after RSET for an aborted
+// one (MAIL refused, no recipient taken, DATA refused). A 421 means the server is closing.
+void Session::endTransaction(const SmtpReply* last, bool aborted) {
+    const bool closing = last && last->code == 421;
+    if (!env_.keepOpen || closing || outOfTurn_) return quitThen(finished());
+    if (!aborted) return endReusable();
+    pendingEnd_ = finished();
+    setState(State::Rset);
+    sendCommand("RSET\r\n");
+}
+
+void Session::onRsetReply(const SmtpReply& reply) {
+    if (reply.replyClass() == 2) return endReusable();
+    quitThen(pendingEnd_);
 }
 
 }  // namespace postern::smtp

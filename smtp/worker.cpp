@@ -33,6 +33,9 @@ Status Worker::init(DaemonContext& context) {
     env_.trust = trust_.get();
     env_.settings = SessionSettings::fromConfig(config.smtp);
     env_.random = dns::defaultRandom();
+    cache_ = std::make_unique<ConnectionCache>(context.base(), CacheSettings::fromConfig(config),
+                                               [&context] { return context.beginWork(); });
+    env_.cache = cache_.get();
     limit_ = static_cast<size_t>(std::max(1, config.smtp.process_delivery_limit));
     return {};
 }
@@ -70,11 +73,16 @@ void Worker::onReap(evutil_socket_t, short, void* self) {
     static_cast<Worker*>(self)->finished_.clear();
 }
 
+void Worker::stop() {
+    if (cache_) cache_->closeAll();
+}
+
 // Everything that lives on the event base goes before it does (runDaemon frees the base
 // before main() destroys the worker).
 void Worker::shutdown() {
     finished_.clear();
     active_.clear();
+    cache_.reset();
     resolver_.reset();
     reapEvent_.reset();
 }

@@ -4,7 +4,9 @@ client for a certificate (smtpd_tls_ask_ccert = yes), as Exchange Online does.
 The property postern exists for: without a client certificate on the route, every
 connection of every worker process answers the CertificateRequest with an empty Certificate,
 so Postfix logs "Anonymous TLS connection established" for each one and "Untrusted" for
-none; with a route that names a certificate, Postfix sees it.
+none; with a route that names a certificate, Postfix sees it. The connection cache is off
+here, so every message is a new connection with a fresh context (test_delivery_cache covers
+the same through cached connections).
 """
 import re
 import threading
@@ -20,7 +22,7 @@ COUNT = 200
 class DeliveryToPostfixTest(PosternTestCase):
     def test_every_connection_is_anonymous_with_two_workers(self):
         postfix = self.postfix(cert=self.certs.server(), ask_ccert=True)
-        worker = SmtpWorker(self.registry, processes=2).start()
+        worker = SmtpWorker(self.registry, processes=2, smtp={"connection_cache": False}).start()
         offset = postfix.log_offset()
         failures, lock = [], threading.Lock()
 

@@ -38,7 +38,7 @@ class DeliverySessionTest(PosternTestCase):
 
     def test_each_recipient_gets_its_own_result(self):
         sink = self.mail_sink()
-        worker = self.worker()
+        worker = self.worker(smtp={"connection_cache": False})  # QUIT right after the transaction
         rcpts = ["ok@example.test", "defer@example.test", "fail@example.test", "ok2@example.test"]
         results, done = worker.deliver(MESSAGE, rcpts, self.nexthop(sink))
         self.assertTrue(done)

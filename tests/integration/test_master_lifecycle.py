@@ -231,6 +231,11 @@ class ReloadTest(PosternTestCase):
         wait_for(lambda: all(children_of(master, s) for s in SERVICES), 20, "a new child of every service")
 
 
+def _cmdline(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read()
+
+
 class SystemdNotifyTest(PosternTestCase):
     def test_ready_reloading_stopping(self):
         path = os.path.join(self.tmp, "notify")
@@ -246,6 +251,8 @@ class SystemdNotifyTest(PosternTestCase):
         self.assertEqual(notify.recv(4096), b"READY=1\nSTATUS=accepting mail")
         self.assertEqual(process.pid, pid_file(pg))  # `start --foreground` became master
         for pid in children_of(process.pid):  # children do not see the variable
+            # READY=1 can come before a child's exec; until then /proc shows master's own environment
+            wait_for(lambda: _cmdline(pid) != _cmdline(process.pid), 10, f"child {pid} to exec its program")
             with open(f"/proc/{pid}/environ", "rb") as f:
                 self.assertNotIn(b"NOTIFY_SOCKET=", f.read())
         process.send_signal(signal.SIGHUP)

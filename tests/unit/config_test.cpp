@@ -25,6 +25,10 @@ TEST(Config, EmptyFileGivesTheDefaults) {
     LONGS_EQUAL(60, config.service_throttle_time);
     LONGS_EQUAL(5, config.smtp.mx_address_limit);
     LONGS_EQUAL(2, config.smtp.mx_session_limit);
+    CHECK_TRUE(config.smtp.connection_cache);
+    LONGS_EQUAL(2, config.smtp.connection_cache_time_limit);
+    LONGS_EQUAL(300, config.smtp.connection_reuse_time_limit);
+    LONGS_EQUAL(0, config.smtp.connection_reuse_count_limit);
     STRCMP_EQUAL("postern", config.mail_owner.c_str());
     STRCMP_EQUAL("/var/spool/postern", config.queue_directory.c_str());
     STRCMP_EQUAL("syslog", config.log_file.c_str());

@@ -37,7 +37,16 @@ TEST(SmtpClientReport, LogLineHasPostfixFields) {
     STRCMP_EQUAL(
         "to=<a@b.example>, relay=mx.b.example[192.0.2.1]:25, delay=0, delays=0/0/0/0, dsn=2.0.0, "
         "status=sent (250 2.0.0 Ok: queued as ABC)",
-        recipientLogText("a@b.example", "mx.b.example[192.0.2.1]:25", times, 0, verdict).c_str());
+        recipientLogText("a@b.example", {"mx.b.example[192.0.2.1]:25", 1, 0}, times, 0, verdict).c_str());
+}
+
+TEST(SmtpClientReport, ReusedConnectionAddsConnUseAfterRelay) {
+    DeliveryTimes times{0, 0, 0, 0};
+    Verdict verdict = sent(makeReply(250, "2.0.0", "Ok"));
+    STRCMP_EQUAL(
+        "to=<a@b.example>, relay=mx.b.example[192.0.2.1]:25, conn_use=3, delay=0, delays=0/0/0/0, "
+        "dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+        recipientLogText("a@b.example", {"mx.b.example[192.0.2.1]:25", 3, 0}, times, 0, verdict).c_str());
 }
 
 TEST(SmtpClientReport, SoftBounceTurnsBouncesIntoDeferrals) {
