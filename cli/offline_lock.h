@@ -1,5 +1,6 @@
 // offline_lock.h: is postern running on this queue? A running master holds a POSIX record
-// lock (fcntl F_SETLK, lib/master_lock.h) on queue_directory/pid/master.lock.
+// lock (fcntl F_SETLK, lib/master_lock.h) on queue_directory/pid/master.lock; this tries
+// it with MasterLock::tryAcquire, never creating the file.
 // The queue commands ask before they choose between asking qmgr (running) and doing the
 // file work themselves (stopped); while they do the file work they hold that same lock,
 // so no master can start in the middle of it.
@@ -8,8 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "master_lock.h"
 #include "result.h"
-#include "unique_fd.h"
 
 namespace postern::cli {
 
@@ -22,11 +23,11 @@ public:
     static Result<std::optional<OfflineQueueLock>> tryAcquire(const std::string& queueDirectory);
 
     // True when this object holds the lock (rather than having only tested it).
-    bool holdsLock() const { return fd_.valid(); }
+    bool holdsLock() const { return lock_.has_value() && lock_->held(); }
 
 private:
-    explicit OfflineQueueLock(UniqueFd fd) : fd_(std::move(fd)) {}
-    UniqueFd fd_;
+    explicit OfflineQueueLock(std::optional<MasterLock> lock) : lock_(std::move(lock)) {}
+    std::optional<MasterLock> lock_;
 };
 
 // True when a master holds the queue's lock.

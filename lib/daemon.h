@@ -10,9 +10,12 @@
 //
 // The daemon says what it is doing through its DaemonContext: countUse() per session or
 // delivery (max_use), beginWork() while a session or delivery is in flight (idle time,
-// draining, busy/idle status). Stopping (SIGTERM, a "stop" frame, retiring, master gone):
-// stop accepting, spec.onStop, wait for in-flight work to end, exit; with a hard deadline
-// except when retiring. The master↔child protocol is in docs/IPC.md.
+// draining, busy/idle status). Stopping (SIGTERM, a "stop" frame, master gone): stop
+// accepting, spec.onStop (hurry up), wait for in-flight work to end, exit, within
+// stopTimeout. Retiring (max_use, max_idle, a "retire" frame from master at a reload): stop
+// accepting, spec.onRetire, let in-flight work end at its own pace (an smtpd session ends
+// when its client quits), exit, within the generous retireTimeout. The master↔child
+// protocol is in docs/IPC.md.
 //
 //   int main(int argc, char** argv) {
 //       SmtpServer server;  // the daemon's own state
@@ -84,13 +87,20 @@ struct DaemonSpec {
     std::function<Status(DaemonContext&)> init;
     // A new connection on one of the listening sockets.
     std::function<void(DaemonContext&, AcceptedConnection&&)> onAccept;
-    // Accepting has stopped for good; the daemon may hurry in-flight work along.
+    // Stopping: accepting has stopped for good; the daemon may hurry in-flight work along.
     std::function<void(DaemonContext&)> onStop;
+    // Retiring: accepting has stopped for good; the daemon starts no work of its own any
+    // more but must not hurry what is in flight (unset: nothing to do).
+    std::function<void(DaemonContext&)> onRetire;
     // After the loop, before exit.
     std::function<void(DaemonContext&)> shutdown;
 
     std::chrono::milliseconds stopTimeout{10000};      // after SIGTERM or a "stop" frame
     std::chrono::milliseconds orphanTimeout{5000};     // after master went away
+    // Retiring: in-flight work normally ends long before (sessions by QUIT or their own
+    // timeouts, which bound idleness, not length: a slow 10 MB DATA may take many
+    // minutes); this only bounds a process something keeps alive beyond reason.
+    std::chrono::milliseconds retireTimeout{3600 * 1000};
     std::chrono::milliseconds acceptRetryDelay{1000};  // pause after EMFILE/ENFILE
     std::chrono::milliseconds statusInterval{1000};    // at most one count update per interval
 };

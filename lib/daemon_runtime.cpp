@@ -121,7 +121,7 @@ void DaemonRuntime::countUse() {
     ++uses_;
     publishStatus();
     if (!standalone_ && maxUse_ > 0 && uses_ >= maxUse_ && phase_ == Phase::Running) {
-        beginStop(Phase::Retiring, "retiring after max_use uses", std::chrono::milliseconds(0));
+        retire("retiring after max_use uses");
     }
 }
 
@@ -150,7 +150,7 @@ void DaemonRuntime::resumeAccepting() {
 }
 
 void DaemonRuntime::requestStop() {
-    beginStop(Phase::Stopping, "stopping", spec_.stopTimeout);
+    beginStop("stopping", spec_.stopTimeout);
 }
 
 bool DaemonRuntime::acceptingNow() const {
@@ -201,29 +201,45 @@ bool DaemonRuntime::handleAcceptError(const Listener& listener, int error) {
     return false;
 }
 
-void DaemonRuntime::beginStop(Phase phase, const char* why, std::chrono::milliseconds deadline) {
-    if (phase_ == Phase::Stopping && phase == Phase::Retiring) return;
-    bool first = phase_ == Phase::Running;
-    phase_ = phase;
-    if (first) {
-        log::info("%s; %d in flight", why, inFlight_);
-        for (auto& listener : listeners_) {
-            if (listener->event) event_del(listener->event.get());
-            listener->fd.reset();  // master keeps its copy: other children go on accepting
-        }
-        evtimer_del(idleTimer_.get());
-        evtimer_del(acceptRetry_.get());
-    }
-    // A hard deadline; a later cause may only bring it closer (SIGTERM, then master gone).
-    auto at = std::chrono::steady_clock::now() + deadline;
-    if (deadline.count() > 0 && (!evtimer_pending(deadline_.get(), nullptr) || at < deadlineAt_)) {
-        deadlineAt_ = at;
-        timeval limit = toTimeval(deadline);
-        evtimer_add(deadline_.get(), &limit);
-    }
+void DaemonRuntime::retire(const char* why) {
+    if (phase_ != Phase::Running) return;
+    phase_ = Phase::Retiring;
+    log::info("%s; %d in flight", why, inFlight_);
+    stopAccepting();
+    armDeadline(spec_.retireTimeout);
+    publishStatus();
+    if (spec_.onRetire) spec_.onRetire(*this);
+    exitWhenDrained();
+}
+
+void DaemonRuntime::beginStop(const char* why, std::chrono::milliseconds deadline) {
+    bool first = phase_ != Phase::Stopping;  // running, or retiring until now
+    if (first) log::info("%s; %d in flight", why, inFlight_);
+    if (phase_ == Phase::Running) stopAccepting();
+    phase_ = Phase::Stopping;
+    armDeadline(deadline);
     publishStatus();
     if (first && spec_.onStop) spec_.onStop(*this);
     exitWhenDrained();
+}
+
+void DaemonRuntime::stopAccepting() {
+    for (auto& listener : listeners_) {
+        if (listener->event) event_del(listener->event.get());
+        listener->fd.reset();  // master keeps its copy: other children go on accepting
+    }
+    evtimer_del(idleTimer_.get());
+    evtimer_del(acceptRetry_.get());
+}
+
+void DaemonRuntime::armDeadline(std::chrono::milliseconds limit) {
+    // A later cause may only bring the deadline closer (SIGTERM, then master gone).
+    auto at = std::chrono::steady_clock::now() + limit;
+    if (limit.count() > 0 && (!evtimer_pending(deadline_.get(), nullptr) || at < deadlineAt_)) {
+        deadlineAt_ = at;
+        timeval delay = toTimeval(limit);
+        evtimer_add(deadline_.get(), &delay);
+    }
 }
 
 void DaemonRuntime::exitWhenDrained() {
@@ -285,8 +301,13 @@ void DaemonRuntime::onMasterMessage(ipc::Message&& message) {
         log::warning("master: bad control message: %s", command.error().c_str());
         return;
     }
-    if (*command == master_protocol::ControlCommand::Stop) {
-        beginStop(Phase::Stopping, "stop requested by master", spec_.stopTimeout);
+    switch (*command) {
+        case master_protocol::ControlCommand::Stop:
+            beginStop("stop requested by master", spec_.stopTimeout);
+            break;
+        case master_protocol::ControlCommand::Retire:
+            retire("retire requested by master");
+            break;
     }
 }
 
@@ -295,7 +316,7 @@ void DaemonRuntime::onMasterGone(ipc::CloseReason reason, const std::string& det
     if (reason != ipc::CloseReason::Eof) {
         log::warning("status channel to master: %s (%s)", ipc::describe(reason), detail.c_str());
     }
-    beginStop(Phase::Stopping, "master went away, stopping", spec_.orphanTimeout);
+    beginStop("master went away, stopping", spec_.orphanTimeout);
 }
 
 void DaemonRuntime::onStopSignal(evutil_socket_t signal, short, void* self) {
@@ -307,7 +328,7 @@ void DaemonRuntime::onStopSignal(evutil_socket_t signal, short, void* self) {
     }
     const char* why =
         signal == SIGTERM ? "SIGTERM received, stopping" : "SIGINT received, stopping";
-    runtime->beginStop(Phase::Stopping, why, runtime->spec_.stopTimeout);
+    runtime->beginStop(why, runtime->spec_.stopTimeout);
 }
 
 void DaemonRuntime::onAcceptRetry(evutil_socket_t, short, void* self) {
@@ -318,13 +339,13 @@ void DaemonRuntime::onAcceptRetry(evutil_socket_t, short, void* self) {
 
 void DaemonRuntime::onIdleTimeout(evutil_socket_t, short, void* self) {
     auto* runtime = static_cast<DaemonRuntime*>(self);
-    runtime->beginStop(Phase::Retiring, "retiring after max_idle seconds idle",
-                       std::chrono::milliseconds(0));
+    runtime->retire("retiring after max_idle seconds idle");
 }
 
 void DaemonRuntime::onDeadline(evutil_socket_t, short, void* self) {
     auto* runtime = static_cast<DaemonRuntime*>(self);
-    log::warning("stop deadline passed with %d in flight; exiting", runtime->inFlight_);
+    log::warning("%s deadline passed with %d in flight; exiting",
+                 runtime->phase_ == Phase::Retiring ? "retire" : "stop", runtime->inFlight_);
     event_base_loopexit(runtime->base_.get(), nullptr);
 }
 

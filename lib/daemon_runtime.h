@@ -66,8 +66,16 @@ class DaemonRuntime final : public DaemonContext {
     // Handles a failed accept(); returns false when accepting should wait for a new wake-up.
     bool handleAcceptError(const Listener& listener, int error);
     void updateAccepting();
-    // Begins draining: Retiring or Stopping, with a hard deadline (0: none).
-    void beginStop(Phase phase, const char* why, std::chrono::milliseconds deadline);
+    // Retiring: stops accepting, spec.onRetire; exits when in-flight work ends or at
+    // retireTimeout. Does nothing once retiring or stopping.
+    void retire(const char* why);
+    // Stopping (from running or retiring): stops accepting, spec.onStop once; exits when
+    // in-flight work ends or at DEADLINE (or an earlier deadline already set).
+    void beginStop(const char* why, std::chrono::milliseconds deadline);
+    // Closes the listening sockets for good; stops the idle and accept-retry timers.
+    void stopAccepting();
+    // Exits after LIMIT at the latest; a deadline already set may only come closer.
+    void armDeadline(std::chrono::milliseconds limit);
     void exitWhenDrained();
     bool acceptingNow() const;
     master_protocol::ChildState currentState() const;

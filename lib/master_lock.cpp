@@ -51,17 +51,31 @@ std::string masterPidPath(const std::string& queueDirectory) {
     return queueDirectory + "/pid/master.pid";
 }
 
-Result<MasterLock> MasterLock::acquire(const std::string& queueDirectory) {
+Result<std::variant<MasterLock, LockHolder>> MasterLock::tryAcquire(
+    const std::string& queueDirectory, LockFile file) {
+    using Attempt = std::variant<MasterLock, LockHolder>;
     std::string path = masterLockPath(queueDirectory);
-    UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+    int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (file == LockFile::Create ? O_CREAT : 0);
+    UniqueFd fd(open(path.c_str(), flags, 0644));
     if (!fd) return systemError("cannot open " + path);
-    struct flock lock = wholeFile(F_WRLCK);
-    if (fcntl(fd.get(), F_SETLK, &lock) == 0) return MasterLock(std::move(fd));
-    if (errno != EACCES && errno != EAGAIN) return systemError("cannot lock " + path);
-    auto holder = holderOf(fd.get(), path);
-    std::string who = holder && holder->has_value() && **holder > 0
-                          ? " (pid " + std::to_string(**holder) + ")"
-                          : "";
+    // The holder may let go between the two calls: ask again rather than say "pid 0".
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        struct flock lock = wholeFile(F_WRLCK);
+        if (fcntl(fd.get(), F_SETLK, &lock) == 0) return Attempt(MasterLock(std::move(fd)));
+        if (errno != EACCES && errno != EAGAIN) return systemError("cannot lock " + path);
+        auto holder = holderOf(fd.get(), path);
+        if (!holder) return holder.failure();
+        if (holder->has_value()) return Attempt(LockHolder{**holder});
+    }
+    return fail("cannot lock " + path + ": its holder keeps changing");
+}
+
+Result<MasterLock> MasterLock::acquire(const std::string& queueDirectory) {
+    auto attempt = tryAcquire(queueDirectory, LockFile::Create);
+    if (!attempt) return attempt.failure();
+    if (auto* lock = std::get_if<MasterLock>(&attempt.value())) return std::move(*lock);
+    pid_t holder = std::get<LockHolder>(attempt.value()).pid;
+    std::string who = holder > 0 ? " (pid " + std::to_string(holder) + ")" : "";
     return fail("the postern mail system is already running" + who);
 }
 

@@ -15,6 +15,7 @@
 
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "result.h"
 #include "unique_fd.h"
@@ -25,11 +26,26 @@ namespace postern {
 std::string masterLockPath(const std::string& queueDirectory);
 std::string masterPidPath(const std::string& queueDirectory);
 
+// Another process holds master's lock: its pid, 0 when the kernel cannot name it (a
+// process of another pid namespace).
+struct LockHolder {
+    pid_t pid = 0;
+};
+
+// Whether a missing pid/master.lock is created (master) or an error (a command, which must
+// not leave a file that a master running as another user could not open).
+enum class LockFile { Create, MustExist };
+
 // Master's exclusive hold on its queue; released when the object (or the process) goes.
 class MasterLock {
   public:
-    // Takes the lock on QUEUE_DIRECTORY (pid/ must exist). When another process holds
-    // it, fails with "the postern mail system is already running (pid N)".
+    // Tries the lock on QUEUE_DIRECTORY without waiting (pid/ must exist): the lock, or
+    // the LockHolder when another process holds it. An error only when the lock cannot
+    // be tried (no pid/ folder, no right to open the file, FILE MustExist and it does not).
+    static Result<std::variant<MasterLock, LockHolder>> tryAcquire(
+        const std::string& queueDirectory, LockFile file = LockFile::Create);
+    // Takes the lock; when another process holds it, fails with "the postern mail system
+    // is already running (pid N)".
     static Result<MasterLock> acquire(const std::string& queueDirectory);
     // True while the lock is held.
     bool held() const { return fd_.valid(); }

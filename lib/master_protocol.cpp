@@ -31,6 +31,16 @@ const char* stateName(ChildState state) {
     return "unknown";
 }
 
+const char* commandName(ControlCommand command) {
+    switch (command) {
+        case ControlCommand::Stop:
+            return "stop";
+        case ControlCommand::Retire:
+            return "retire";
+    }
+    return "unknown";
+}
+
 ipc::FrameRules masterEndRules() {
     return {kMaxStatusFrameBytes, {{kStatusProtocol, kStatusVersion}}};
 }
@@ -69,7 +79,7 @@ Result<ChildStatus> decodeStatus(const ipc::Message& message) {
 
 ipc::Message encodeControl(ControlCommand command) {
     ipc::Message message(kControlProtocol, kControlVersion);
-    if (command == ControlCommand::Stop) message.addString("command", "stop");
+    message.addString("command", commandName(command));
     return message;
 }
 
@@ -77,7 +87,9 @@ Result<ControlCommand> decodeControl(const ipc::Message& message) {
     ipc::AttributeReader reader(message);
     std::string command = reader.string("command");
     if (auto finished = reader.finish(); !finished) return finished.failure();
-    if (command == "stop") return ControlCommand::Stop;
+    for (ControlCommand candidate : {ControlCommand::Stop, ControlCommand::Retire}) {
+        if (command == commandName(candidate)) return candidate;
+    }
     return fail("unknown control command \"" + command + "\"");
 }
 

@@ -20,7 +20,7 @@ enum class ChildState {
     Ready,     // started, accepting
     Busy,      // sessions or deliveries in flight (in_flight says how many)
     Idle,      // nothing in flight
-    Retiring,  // max_use or max_idle reached: stopped accepting; start a replacement
+    Retiring,  // max_use, max_idle or "retire": stopped accepting, ends with its work
     Stopping,  // told to stop (SIGTERM, "stop") or lost master: stopped accepting
 };
 
@@ -34,7 +34,8 @@ struct ChildStatus {
 
 // What master tells a child.
 enum class ControlCommand {
-    Stop,  // stop accepting, finish in-flight work, exit (the same as SIGTERM)
+    Stop,    // stop accepting, hurry in-flight work along, exit (the same as SIGTERM)
+    Retire,  // stop accepting, let in-flight work end at its own pace, exit (a reload)
 };
 
 // "ready", "busy", "idle", "retiring", "stopping".
@@ -47,6 +48,9 @@ ipc::FrameRules childEndRules();
 // Builds and reads a status message.
 ipc::Message encodeStatus(const ChildStatus& status);
 Result<ChildStatus> decodeStatus(const ipc::Message& message);
+
+// "stop", "retire".
+const char* commandName(ControlCommand command);
 
 // Builds and reads a control message.
 ipc::Message encodeControl(ControlCommand command);

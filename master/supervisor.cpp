@@ -33,7 +33,7 @@ void Supervisor::runGeneration(std::vector<ServicePlan> plans, const ListenerSet
     listeners_ = listeners;
     generation_ = generation;
     for (auto& [pid, child] : children_) {
-        if (child->generation < generation && !child->stopRequested) requestStop(*child);
+        if (child->generation < generation) replace(*child);
     }
     services_.clear();
     for (auto& plan : plans) {
@@ -103,6 +103,7 @@ bool Supervisor::spawn(ServiceState& service) {
     child->service = service.plan.name;
     child->program = service.plan.program;
     child->generation = generation_;
+    child->exclusive = service.plan.exclusive;
     child->started = Clock::now();
     ipc::ChannelOptions options;
     options.peer = service.plan.program + " pid " + std::to_string(*pid);
@@ -162,10 +163,26 @@ void Supervisor::childEnded(pid_t pid, int status) {
 
 void Supervisor::requestStop(ChildRecord& child) {
     child.stopRequested = true;
-    if (child.channel && child.channel->isOpen() &&
-        child.channel->send(master_protocol::encodeControl(master_protocol::ControlCommand::Stop)))
+    tell(child, master_protocol::ControlCommand::Stop);
+}
+
+void Supervisor::replace(ChildRecord& child) {
+    if (child.stopRequested || child.retireRequested) return;
+    if (child.exclusive) {
+        requestStop(child);  // its replacement waits for it: it must not linger
         return;
-    kill(child.pid, SIGTERM);  // no channel to say it on: the signal means the same
+    }
+    child.retireRequested = true;
+    tell(child, master_protocol::ControlCommand::Retire);
+}
+
+void Supervisor::tell(ChildRecord& child, master_protocol::ControlCommand command) {
+    if (child.channel && child.channel->isOpen() &&
+        child.channel->send(master_protocol::encodeControl(command)))
+        return;
+    // No channel to say it on: the child saw it close and is stopping already (as SIGTERM
+    // asks), the signal only makes sure.
+    kill(child.pid, SIGTERM);
 }
 
 void Supervisor::stopAll() {

@@ -2,10 +2,11 @@
 // hears their status frames (docs/IPC.md), reaps them when they end, logs how an
 // unexpected end happened (`warning: process PROGRAM pid N killed by signal 9`), and
 // restarts them through a RestartThrottle, so a crash-looping service slows down. Each
-// reload is a new generation: older children are told to stop (they finish their work)
-// and new ones start at once, except for an exclusive service (qmgr), whose new process
-// waits for the old one to exit. Status frames whose pid or generation is not the child's
-// are discarded.
+// reload is a new generation: older children are told to retire (they stop accepting and
+// end when their sessions and deliveries do, none cut) and new ones start at once, except
+// for an exclusive service (qmgr): its new process waits for the old one to exit, so the
+// old one is told to stop (finish its deliveries within its stop timeout) rather than to
+// linger. Status frames whose pid or generation is not the child's are discarded.
 #pragma once
 
 #include <sys/types.h>
@@ -34,8 +35,10 @@ struct ChildRecord {
     std::chrono::steady_clock::time_point started;
     master_protocol::ChildStatus lastStatus;  // the last status frame accepted
     bool ready = false;          // said "ready"
+    bool exclusive = false;      // its service runs one process at a time (qmgr)
     bool retiring = false;       // said "retiring": a replacement was started
-    bool stopRequested = false;  // master told it to stop (reload, shutdown)
+    bool retireRequested = false;  // master told it to retire (reload)
+    bool stopRequested = false;    // master told it to stop (shutdown; reload of qmgr)
     std::unique_ptr<ipc::Channel> channel;  // master's end of the status channel
 };
 
@@ -48,13 +51,14 @@ class Supervisor {
     Supervisor& operator=(const Supervisor&) = delete;
 
     // Runs PLANS, whose sockets are in LISTENERS (kept alive by the caller), as GENERATION
-    // from now on: children of older generations are told to stop, new ones are started.
+    // from now on: children of older generations are told to retire (an exclusive
+    // service's: to stop), new ones are started.
     // Past failures are forgotten.
     void runGeneration(std::vector<ServicePlan> plans, const ListenerSet* listeners,
                        int64_t generation, ThrottleSettings throttle);
     // Reaps every child that has ended (call on SIGCHLD), logs and restarts as needed.
     void reapChildren();
-    // Tells every child to stop and starts no more.
+    // Tells every child to stop (retiring ones too) and starts no more.
     void stopAll();
     // Sends SIGKILL to every child left (a stop that took too long).
     void killAll();
@@ -87,6 +91,10 @@ class Supervisor {
     void childEnded(pid_t pid, int status);
     // Tells CHILD to stop: a "stop" frame, or SIGTERM when its channel is gone.
     void requestStop(ChildRecord& child);
+    // Tells CHILD of an older generation to retire (or to stop, if exclusive).
+    void replace(ChildRecord& child);
+    // Sends COMMAND on CHILD's status channel; SIGTERM when the channel is gone.
+    void tell(ChildRecord& child, master_protocol::ControlCommand command);
     // A status frame from the child PID: checked against it, then taken.
     void onStatus(pid_t pid, ipc::Message&& message);
     // The child PID's status channel closed (the child is ending).

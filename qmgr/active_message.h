@@ -1,13 +1,14 @@
-// active_message.h: what qmgr holds in memory for a message in active/: the open queue
+// active_message.h: what qmgr holds in memory for a message in active/: the parsed queue
 // file, and per recipient where it stands in the current round (the time from taking the
 // message into active/ until every delivery job of it has ended), with the last result.
+// The file itself is not kept open: qmgr opens it only for the moment it writes slots or
+// reads the content for a notice, so active_limit costs memory, never descriptors.
 // Results stay in memory until the round ends or a partial result must be made durable,
 // so a message whose recipients all succeed is simply removed: no slot writes at all.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,16 +38,16 @@ struct RecipientProgress {
 
 struct ActiveMessage {
     std::string id;
-    std::unique_ptr<queue::MessageHandle> handle;
+    queue::QueueMessage parsed;  // the file as parsed, with the slot writes made since
     int64_t activeMicros = 0;  // when this round began
     std::vector<RecipientProgress> recipients;
     std::vector<JobId> jobs;  // this round's jobs not yet ended (queued or in flight)
     bool cancelled = false;   // deleted, held or requeued: its jobs' results are ignored
 
-    const queue::QueueMessage& file() const { return handle->message(); }
-    const queue::Envelope& envelope() const { return handle->message().envelope; }
+    const queue::QueueMessage& file() const { return parsed; }
+    const queue::Envelope& envelope() const { return parsed.envelope; }
     const queue::Recipient& recipient(size_t index) const {
-        return handle->message().recipients[index].recipient;
+        return parsed.recipients[index].recipient;
     }
     // True when some recipient is in this phase.
     bool any(RecipientPhase phase) const;

@@ -12,7 +12,9 @@ int main(int argc, char** argv) {
     spec.onAccept = [&](postern::DaemonContext& c, postern::AcceptedConnection&& a) {
         service.accept(c, std::move(a));
     };
+    // Stopping or retiring, qmgr starts no more deliveries and waits for those in flight.
     spec.onStop = [&](postern::DaemonContext&) { service.stop(); };
+    spec.onRetire = spec.onStop;
     spec.shutdown = [&](postern::DaemonContext&) { service.shutdown(); };
     return postern::runDaemon(argc, argv, spec);
 }

@@ -137,11 +137,11 @@ void QueueManager::activate(const std::string& id, QueueName from) {
             return;
         }
     }
-    auto handle = store_.open(QueueName::Active, id, queue::Access::ReadWrite);
+    auto handle = store_.open(QueueName::Active, id, queue::Access::ReadOnly);
     if (!handle) return quarantine(QueueName::Active, id, handle.error());
     auto message = std::make_shared<ActiveMessage>();
     message->id = id;
-    message->handle = std::move(handle.value());
+    message->parsed = handle.value()->message();  // the file closes with the handle
     message->activeMicros = clock_();
     message->recipients = initialProgress(message->file());
     log::info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", id.c_str(),

@@ -118,7 +118,10 @@ bool QueueManager::queueNotice(ActiveMessage& message, dsn::Kind kind,
     const char* name = kind == dsn::Kind::Failure ? "non-delivery"
                        : kind == dsn::Kind::Delay ? "delay"
                                                   : "delivery status";
-    auto notice = notices_.write(*message.handle, kind, reportsFor(message, indices, action), now);
+    auto file = store_.open(queue::QueueName::Active, message.id, queue::Access::ReadOnly);
+    Result<std::string> notice =
+        file ? notices_.write(*file.value(), kind, reportsFor(message, indices, action), now)
+             : file.failure();
     if (!notice) {
         log::warning("%s: cannot queue %s notification: %s", message.id.c_str(), name,
                      notice.error().c_str());
@@ -200,7 +203,12 @@ Status QueueManager::persistProgress(ActiveMessage& message, const std::vector<s
         written.push_back(index);
     }
     if (update.recipients.empty() && !update.schedule) return {};
-    if (auto saved = message.handle->update(update); !saved) return saved;
+    // Opened again for the write: the parse sees the slots as the file holds them, so
+    // update() checks each change against what is durable.
+    auto file = store_.open(queue::QueueName::Active, message.id, queue::Access::ReadWrite);
+    if (!file) return file.failure();
+    if (auto saved = file.value()->update(update); !saved) return saved;
+    message.parsed = file.value()->message();
     for (size_t index : written) message.recipients[index].persisted = true;
     return {};
 }

@@ -1,8 +1,6 @@
 // service.cpp: the qmgr daemon's plumbing (see service.h).
 #include "service.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 
 #include "log.h"
@@ -16,19 +14,6 @@ namespace {
 
 // smtpd processes keep one connection each; `postern queue` one per request.
 constexpr size_t kMaxClients = 1024;
-
-// Each message in active/ keeps its file open: active_limit must leave descriptors for the
-// worker connections, the clients on private/qmgr and the rest (log, listeners, notices).
-void fitActiveLimitToDescriptors(Settings& settings) {
-    rlimit limit = {};
-    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
-    int64_t reserve = int64_t(settings.totalConcurrencyLimit) + int64_t(kMaxClients) + 64;
-    size_t room = size_t(std::max<int64_t>(16, int64_t(limit.rlim_cur) - reserve));
-    if (settings.activeLimit <= room) return;
-    log::warning("qmgr.active_limit %zu needs more open files than the limit of %llu allows; using %zu",
-                 settings.activeLimit, static_cast<unsigned long long>(limit.rlim_cur), room);
-    settings.activeLimit = room;
-}
 
 }  // namespace
 
@@ -74,7 +59,6 @@ Status QmgrService::prepare(DaemonContext& context) {
 Status QmgrService::init(DaemonContext& context) {
     const Config& config = context.config();
     settings_ = Settings::from(config);
-    fitActiveLimitToDescriptors(settings_);
     store_ = std::make_unique<queue::FsQueueStore>(config.queue_directory);
     router_ = std::make_unique<Router>(config);
     DaemonContext* daemon = &context;

@@ -8,13 +8,15 @@ set -euo pipefail
 
 # Build: compilers and libraries. Test peers: swaks (with Net::SSLeay, which its --tls
 # needs), postfix (smtpd, smtp-source, smtp-sink, posttls-finger), dnsmasq, openssl
-# s_client, pflogsumm, python3.
+# s_client, pflogsumm, python3, prlimit (util-linux), systemd-analyze (systemd: it checks
+# the unit make install writes). Every integration test runs when all of these are here
+# and the tests run as root: none is skipped on the CI path.
 # Fuzzing: clang with libFuzzer. Benchmark: procps (ps), sysstat-free tools only.
 PACKAGES=(
   g++ make pkg-config
   libevent-dev libssl-dev libconfig++-dev libc-ares-dev cpputest
   openssl ca-certificates
-  python3 swaks libnet-ssleay-perl postfix dnsmasq-base pflogsumm
+  python3 swaks libnet-ssleay-perl postfix dnsmasq-base pflogsumm util-linux systemd
   clang libclang-rt-14-dev
   procps iproute2 passwd
 )

@@ -7,7 +7,6 @@
 #include <algorithm>
 
 #include "log.h"
-#include "privileges.h"
 #include "sockets.h"
 #include "tls.h"
 
@@ -47,16 +46,8 @@ SmtpServer::~SmtpServer() {
 Status SmtpServer::prepare(DaemonContext& context) {
     const Config& config = context.config();
     if (context.standalone()) {
-        uid_t uid = queue::kKeepOwner;
-        gid_t gid = queue::kKeepGroup;
-        if (geteuid() == 0) {
-            auto owner = lookUpUser(config.mail_owner);
-            if (!owner) return owner.failure();
-            uid = owner->uid;
-            gid = owner->gid;
-        }
-        if (auto made = queue::FsQueueStore(config.queue_directory).ensureLayout(uid, gid); !made)
-            return made;
+        auto made = queue::ensureLayoutForDaemon(config.queue_directory, config.mail_owner);
+        if (!made) return made;
     }
     if (config.smtpd.tls.security_level == SmtpdTlsConfig::Level::None) return {};
     tls::ServerTlsSettings settings;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: the whole test suite. Runs the CppUTest unit tests, then the integration tests
-# (tests/integration/run.py, real daemons against real peers), and ends with the one line
-# "N passed, N failed" over both. Exits non-zero when anything failed.
+# (tests/integration/run.py, real daemons against real peers), prints "unit: ..." and
+# "integration: ..." lines with the passed, failed and skipped counts, and ends with the one
+# line "N passed, N failed" over both. Exits non-zero when anything failed.
 #   POSTERN_BUILD_DIR=build tests/run.sh [--soak] [integration test filters...]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ export POSTERN_BUILD_DIR=$BUILD
 
 unit_passed=0
 unit_failed=0
+unit_skipped=0
 unit_log=$(mktemp)
 trap 'rm -f "$unit_log" "$counts"' EXIT
 
@@ -31,15 +33,16 @@ if [[ ${1:-} != --soak ]]; then
     [[ $unit_rc -ne 0 || -n $failed ]] && grep -B2 -A6 'error:' "$unit_log" | head -100
     unit_failed=${failed:-0}
     unit_passed=$(( ${ran:-0} - unit_failed ))
+    unit_skipped=$(sed -nE 's/.* ([0-9]+) ignored.*/\1/p' <<<"$summary")
   fi
-  echo "unit: $unit_passed passed, $unit_failed failed ($summary)"
+  echo "unit: $unit_passed passed, $unit_failed failed, ${unit_skipped:-0} skipped ($summary)"
 fi
 
 echo "== integration tests"
 counts=$(mktemp)
 "$PYTHON" tests/integration/run.py --counts "$counts" "$@"
 int_rc=$?
-read -r int_passed int_failed <"$counts" || { int_passed=0; int_failed=1; }
+read -r int_passed int_failed _ <"$counts" || { int_passed=0; int_failed=1; }
 [[ $int_rc -ne 0 && ${int_failed:-0} -eq 0 ]] && int_failed=1
 
 passed=$(( unit_passed + int_passed ))

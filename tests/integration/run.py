@@ -4,7 +4,7 @@
 Each test module runs in its own Python process, several modules at a time, so one hung
 or crashed module cannot take the others down; a module over its time limit is killed
 (its whole process group) and its unfinished tests count as failed. Prints one line per
-test and writes "PASSED FAILED" to the --counts file for tests/run.sh.
+test and writes "PASSED FAILED SKIPPED" to the --counts file for tests/run.sh.
 
   run.py [--counts FILE] [--jobs N] [--soak] [FILTER...]
 FILTER is a module name (test_smtpd), or module.Class, or module.Class.test_name.
@@ -178,7 +178,7 @@ def main():
         return run_child(args.child, args.filters)
 
     todo = list(plan(discover(args.soak), args.filters).items())
-    running, passed, failed = [], 0, 0
+    running, passed, failed, skipped = [], 0, 0, 0
     started = time.monotonic()
     while todo or running:
         while todo and len(running) < args.jobs:
@@ -198,12 +198,14 @@ def main():
                 failed += 1
             passed += sum(r["status"] == "pass" for r in run.results)
             failed += sum(r["status"] == "fail" for r in run.results)
+            skipped += sum(r["status"] == "skip" for r in run.results)
             run.close()
             running.remove(run)
-    print(f"integration: {passed} passed, {failed} failed in {time.monotonic() - started:.0f}s", flush=True)
+    print(f"integration: {passed} passed, {failed} failed, {skipped} skipped in {time.monotonic() - started:.0f}s",
+          flush=True)
     if args.counts:
         with open(args.counts, "w") as f:
-            f.write(f"{passed} {failed}\n")
+            f.write(f"{passed} {failed} {skipped}\n")
     return 0 if failed == 0 else 1
 
 

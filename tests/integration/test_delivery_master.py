@@ -4,8 +4,7 @@ two smtp workers deliver it to a Postfix that asks every client for a certificat
 The property postern exists for, with everything real: 200 messages, every one of Postfix's
 connections "Anonymous" (the CertificateRequest answered empty), none "Untrusted"; and the
 same after `postern reload` has replaced the workers. The workers' connection cache carries
-many messages per connection: each connection has its one handshake. Skipped until every
-daemon is built.
+many messages per connection: each connection has its one handshake.
 """
 import re
 import unittest

@@ -9,7 +9,6 @@ behind its "220" to STARTTLS is never believed.
 """
 import os
 import shutil
-import socket
 import subprocess
 import unittest
 
@@ -20,17 +19,7 @@ MESSAGE = "From: a@example.test\r\nSubject: tls\r\nMessage-ID: <{n}@example.test
 TLS_LINE = r"{trust} TLS connection established to {peer}:{port}: TLSv1\.[23] with cipher \S+"
 
 
-def quick_greeting(session):
-    """The sink's greeting, on a socket without Nagle's delay: the sink writes each pipelined
-    reply on its own, and the client's delayed ACK would hold the second one back 40 ms."""
-    session.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return f"220 {session.sink.hostname} ESMTP postern test sink"
-
-
 class DeliveryTlsTest(PosternTestCase):
-    def mail_sink(self, **options):
-        return super().mail_sink(greeting=quick_greeting, **options)
-
     def worker(self, **config):
         return SmtpWorker(self.registry, **config).start()
 

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import unittest
+import unittest.mock
 
 from harness import PosternTestCase, client_tls_context, new_message_id, smtp_send
 from harness import libconfig, procfs
@@ -180,6 +181,14 @@ class MailSinkTest(PosternTestCase):
         self.assertEqual(sink.active, 0)
 
 
+    def test_accepted_sockets_send_replies_without_nagle_delay(self):
+        sink = self.mail_sink()
+        with socket.create_connection(sink.address, timeout=5) as sock:
+            sock.recv(1024)
+            [session] = sink.sessions
+            self.assertEqual(session.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 1)
+
+
 class ClientCertificateModesTest(PosternTestCase):
     """Exchange Online's strict peer (kill) and the CertificateRequest that only records."""
 
@@ -331,6 +340,18 @@ class BaseClassTest(unittest.TestCase):
         self.assertIn("marker-line-from-peer", report)
         self.assertFalse(seen["process"].running())
         self.assertFalse(os.path.exists(seen["tmp"]))
+
+    def test_a_missing_postern_program_fails_the_test_never_skips_it(self):
+        class NeedsPostern(PosternTestCase):
+            def test_postern(self):
+                self.postern()
+
+        result = unittest.TestResult()
+        with unittest.mock.patch.dict(os.environ, {"POSTERN_BUILD_DIR": "/nonexistent/build"}):
+            NeedsPostern("test_postern").run(result)
+        self.assertEqual(result.skipped, [])
+        self.assertEqual(len(result.failures), 1)
+        self.assertIn("not built: /nonexistent/build/sbin/postern", result.failures[0][1])
 
     def test_temp_dir_is_open_to_the_daemon_users(self):
         path = make_temp_dir("probe")

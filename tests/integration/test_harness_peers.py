@@ -121,11 +121,10 @@ class PosternHelperTest(PosternTestCase):
 
 
 class PosternSmokeTest(PosternTestCase):
-    """The Postern helper against the real postern (skipped until it is built)."""
+    """The Postern helper against the real postern."""
 
     def test_written_configuration_passes_postern_check(self):
-        if not os.access(postern_binary(), os.X_OK):
-            self.skipTest(f"{postern_binary()} is not built")
+        self.require_built(postern_binary())
         server = self.certs.server()
         instance = Postern(self.registry, dns_servers=["127.0.0.1:53"],
                            smtpd={"tls": {"security_level": "may", "ask_ccert": True, "cert_file": server.chain,

@@ -4,13 +4,15 @@ smtp-source and TrackedLoad (client threads that remember which messages got a 2
 to postern, which relays everything to a Python sink that counts messages by Message-ID.
 kill -9 of each kind of child in turn, kill -9 of master followed by a new `postern
 start`, and a reload: every message that got a 250 reaches the sink at least once;
-duplicates (the at-least-once cost of a kill) are counted and reported.
+duplicates (the at-least-once cost of a kill) are counted and reported. A reload cuts no
+session: the old smtpd serves its clients until they quit, then exits.
 """
 import os
 import signal
+import smtplib
 import sys
 
-from harness import PosternTestCase, procfs
+from harness import PosternTestCase, make_message, new_message_id, procfs
 from harness.peers import SMTP_SOURCE
 from harness.processes import port_greeting, wait_for
 from master_support import SERVICES, TrackedLoad, children_of, kill_and_wait_replacement, start_detached
@@ -91,14 +93,30 @@ class LoadTest(PosternTestCase):
         pg = self.relay_to_sink()
         master = pg.master_pid()
         before = children_of(master)
+        old_smtpd = set(children_of(master, "smtpd"))
         load = self.start_load(pg, per_session=5, pause=0.05)
         load.wait_accepted(15)
+        # A session opened before the reload and idle across it: the old smtpd serving it
+        # retires, and serves it until the client quits, as Postfix's does.
+        held = smtplib.SMTP("127.0.0.1", pg.port, local_hostname="held.test", timeout=30)
+        self.addCleanup(held.close)
+        held.ehlo()
         offset = pg.log_offset()
         pg.reload(smtpd={"banner": "ESMTP postern reloaded"})
         pg.wait_log(r"master\[\d+\]: reload -- version", offset)
-        wait_for(lambda: not set(before) & set(children_of(master)), 30, "the old children to finish and exit")
         wait_for(lambda: b"reloaded" in (port_greeting(pg.port) or b""), 10, "the new banner")
-        load.wait_accepted(len(load.accepted) + 15)
+        load.wait_accepted(len(load.accepted) + 15)  # mail flows through the new smtpd
+        self.assertTrue(old_smtpd & set(children_of(master, "smtpd")),
+                        "the old smtpd holding an open session exited")
+        held_id = new_message_id("held.test")
+        held.sendmail("held@source.test", ["load@far.test"],
+                      make_message("held@source.test", ("load@far.test",), message_id=held_id))
+        held.quit()
+        wait_for(lambda: not set(before) & set(children_of(master)), 30,
+                 "the old children to exit once their sessions ended")
         load.stop()
         self.assertEqual(load.cut, [], "a session was cut inside a transaction")
+        self.assertEqual(load.ended_by_server, 0, "a session was ended with 421 by the reload")
+        pg.wait_log(r"postern/smtpd\[\d+\]: retire requested by master; \d+ in flight", offset)
+        load.accepted.append(held_id)
         self.assert_all_delivered(load)

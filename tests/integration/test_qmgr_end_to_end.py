@@ -5,7 +5,6 @@ One message to three recipients answered 250, 450 and 550: one delivered, one de
 with its reason and back-off, one bounced with a notice that reaches the sender's sink;
 a message past maximal_queue_lifetime bounces as expired; with the sink down mail is
 deferred with a visible reason, and once it is up a flush delivers it and empties the queue.
-Skipped until every daemon is built.
 """
 import email
 import email.policy

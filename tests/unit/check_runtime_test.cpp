@@ -26,7 +26,7 @@ bool mentions(const std::vector<std::string>& lines, const std::string& part) {
     return false;
 }
 
-// (Own certificates rather than the shared test PKI, whose 30 days sit on the warning edge.)
+// (Own certificates rather than the shared test PKI: each test wants its own validity.)
 // A self-signed certificate valid for `days`, written to DIR/NAME.pem and DIR/NAME.key.
 void writeCertificate(const TempDir& dir, const std::string& name, int days) {
     auto key = tls::generateRsaKey(2048);

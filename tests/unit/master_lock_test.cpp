@@ -1,5 +1,6 @@
 // master_lock_test.cpp: unit tests for lib/master_lock.h: the lock held by a real second
-// process (record locks are per process), the holder named without taking the lock, the
+// process (record locks are per process), tried without waiting (the holder an answer, not
+// an error), the holder named without taking the lock, the
 // pid file, and the check that a pid runs a program named master.
 #include "master_lock.h"
 
@@ -8,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <variant>
 
 #include "test_support.h"
 
@@ -21,11 +23,11 @@ namespace {
 
 // A child process that takes the lock on QUEUE, says so on a pipe, and holds it until
 // its stdin-like pipe closes.
-struct LockHolder {
+struct HoldingProcess {
     pid_t pid = -1;
     UniqueFd release;
 
-    explicit LockHolder(const std::string& queue) {
+    explicit HoldingProcess(const std::string& queue) {
         int told[2], hold[2];
         if (pipe(told) != 0 || pipe(hold) != 0) return;
         pid = testing::forkChild([&] {
@@ -51,7 +53,7 @@ struct LockHolder {
         if (pid > 0) testing::waitForExit(pid);
         pid = -1;
     }
-    ~LockHolder() { stop(); }
+    ~HoldingProcess() { stop(); }
 };
 
 std::string makeQueue(const TempDir& dir) {
@@ -73,7 +75,7 @@ TEST(MasterLock, NobodyHoldsTheLockOfAQueueWithoutLockFile) {
 TEST(MasterLock, ASecondProcessIsRefusedAndToldWhoHoldsIt) {
     TempDir dir;
     std::string queue = makeQueue(dir);
-    LockHolder first(queue);
+    HoldingProcess first(queue);
     CHECK_TRUE(first.pid > 0);
 
     auto second = MasterLock::acquire(queue);
@@ -89,7 +91,7 @@ TEST(MasterLock, ASecondProcessIsRefusedAndToldWhoHoldsIt) {
 TEST(MasterLock, TheLockGoesWithItsProcess) {
     TempDir dir;
     std::string queue = makeQueue(dir);
-    LockHolder first(queue);
+    HoldingProcess first(queue);
     CHECK_TRUE(first.pid > 0);
     first.stop();
     auto holder = masterLockHolder(queue);
@@ -98,6 +100,36 @@ TEST(MasterLock, TheLockGoesWithItsProcess) {
     auto again = MasterLock::acquire(queue);
     CHECK_TRUE(again.ok());
     CHECK_TRUE(again->held());
+}
+
+TEST(MasterLock, TryAcquireNamesTheHolderAsAnAnswerNotAnError) {
+    TempDir dir;
+    std::string queue = makeQueue(dir);
+    HoldingProcess first(queue);
+    CHECK_TRUE(first.pid > 0);
+    auto attempt = MasterLock::tryAcquire(queue, LockFile::MustExist);
+    CHECK_TRUE(attempt.ok());
+    const auto* holder = std::get_if<LockHolder>(&attempt.value());
+    CHECK_TRUE(holder != nullptr);
+    LONGS_EQUAL(first.pid, holder->pid);
+
+    first.stop();
+    auto taken = MasterLock::tryAcquire(queue, LockFile::MustExist);
+    CHECK_TRUE(taken.ok());
+    const auto* lock = std::get_if<MasterLock>(&taken.value());
+    CHECK_TRUE(lock != nullptr && lock->held());
+}
+
+TEST(MasterLock, OnlyCreateMakesTheLockFile) {
+    TempDir dir;
+    std::string queue = makeQueue(dir);
+    auto refused = MasterLock::tryAcquire(queue, LockFile::MustExist);
+    CHECK_FALSE(refused.ok());
+    STRCMP_CONTAINS("cannot open", refused.error().c_str());
+    CHECK_FALSE(std::filesystem::exists(masterLockPath(queue)));
+    auto created = MasterLock::tryAcquire(queue, LockFile::Create);
+    CHECK_TRUE(created.ok() && std::holds_alternative<MasterLock>(created.value()));
+    CHECK_TRUE(std::filesystem::exists(masterLockPath(queue)));
 }
 
 TEST(MasterLock, AcquireFailsWithoutPidFolder) {

@@ -1,7 +1,7 @@
 // master_supervisor_test.cpp: unit tests for master/supervisor.h with real children:
 // /bin/sh scripts stand in for the daemons (the script is what `-c` names), so a test can
-// make a child crash at once, live long, read master's stop frame from descriptor 3, or
-// write status frames there that the test prepared once it knew the child's pid.
+// make a child crash at once, live long, record master's control frames from descriptor 3,
+// or write status frames there that the test prepared once it knew the child's pid.
 #include "master/supervisor.h"
 
 #include <signal.h>
@@ -58,6 +58,32 @@ std::string sendFilesThenSleep(const std::vector<std::string>& files) {
     return script + "exec sleep 30";
 }
 
+size_t controlFrameSize(master_protocol::ControlCommand command) {
+    return ipc::encodeFrame(master_protocol::encodeControl(command)).size();
+}
+
+// A script that copies the first BYTES master sends on descriptor 3 to DIR/PID.frames
+// (complete once the child has been reaped), then runs THEN.
+std::string recordFrames(const std::string& dir, size_t bytes, const std::string& then) {
+    return "head -c " + std::to_string(bytes) + " <&3 >" + dir + "/$$.frames; " + then;
+}
+
+// The control commands in the file the script above wrote for PID ("?" for a bad frame).
+std::string commandsReceived(const std::string& dir, pid_t pid) {
+    std::ifstream in(dir + "/" + std::to_string(pid) + ".frames", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string commands;
+    for (;;) {
+        ipc::DecodeResult result = ipc::decodeFrame(bytes, master_protocol::childEndRules());
+        if (result.status != ipc::DecodeStatus::Message) break;
+        bytes.erase(0, result.frameBytes);
+        auto command = master_protocol::decodeControl(result.message);
+        commands += commands.empty() ? "" : " ";
+        commands += command ? master_protocol::commandName(*command) : "?";
+    }
+    return commands;
+}
+
 struct LoggedLine {
     Clock::time_point when;
     std::string text;
@@ -72,6 +98,7 @@ TEST_GROUP(MasterSupervisor) {
     std::unique_ptr<Supervisor> supervisor;
     std::vector<LoggedLine> logged;
     log::Sink previousSink;
+    testing::TempDir frames;  // recordFrames() output; outlives the children (teardown)
 
     void setup() override {
         base.reset(event_base_new());
@@ -192,19 +219,38 @@ TEST(MasterSupervisor, ARetiringChildGetsItsReplacementAtOnce) {
     CHECK_TRUE(child(old).retiring);
 }
 
-TEST(MasterSupervisor, ANewGenerationStopsTheOldChildrenAndStartsNewOnes) {
-    start(kStopOnFrame, 2);
+TEST(MasterSupervisor, ANewGenerationRetiresTheOldChildrenAndStartsNewOnes) {
+    start(recordFrames(frames.path, controlFrameSize(master_protocol::ControlCommand::Retire),
+                       "exit 0"),
+          2);
     auto old = supervisor->pidsOf("svc");
     supervisor->runGeneration({plan(2, false)}, &listeners, 2, fastThrottle());
-    CHECK_TRUE(runUntil([&] {
-        auto pids = supervisor->pidsOf("svc");
-        return pids.size() == 2 && child(pids[0]).generation == 2 && child(pids[1]).generation == 2;
-    }));
-    CHECK_TRUE(linesWith("warning").empty());  // the old ones stopped cleanly when told
+    // The new ones start at once, beside the old ones still finishing their work.
+    int generation2 = 0;
+    for (const auto& [pid, record] : supervisor->children()) generation2 += record->generation == 2;
+    LONGS_EQUAL(2, generation2);
+    CHECK_TRUE(runUntil([&] { return supervisor->childCount() == 2; }));
+    for (pid_t pid : old) STRCMP_EQUAL("retire", commandsReceived(frames.path, pid).c_str());
+    CHECK_TRUE(linesWith("warning").empty());  // the old ones ended cleanly when told
 }
 
-TEST(MasterSupervisor, AnExclusiveServiceStartsItsSuccessorOnlyAfterTheOldOneExited) {
-    start("head -c 1 <&3 >/dev/null; sleep 0.3; exit 0", 1, true);
+TEST(MasterSupervisor, StopAllStopsRetiringChildrenToo) {
+    size_t bytes = controlFrameSize(master_protocol::ControlCommand::Retire) +
+                   controlFrameSize(master_protocol::ControlCommand::Stop);
+    start(recordFrames(frames.path, bytes, "exit 0"), 1);
+    pid_t old = supervisor->pidsOf("svc")[0];
+    // No process in the new generation: only the old one hears the frames.
+    supervisor->runGeneration({plan(0, false)}, &listeners, 2, fastThrottle());
+    CHECK_TRUE(child(old).retireRequested);
+    supervisor->stopAll();
+    CHECK_TRUE(runUntil([&] { return supervisor->childCount() == 0; }));
+    STRCMP_EQUAL("retire stop", commandsReceived(frames.path, old).c_str());
+}
+
+TEST(MasterSupervisor, AnExclusiveServiceIsStoppedAndItsSuccessorStartsAfterItExited) {
+    start(recordFrames(frames.path, controlFrameSize(master_protocol::ControlCommand::Stop),
+                       "sleep 0.3; exit 0"),
+          1, true);
     pid_t old = supervisor->pidsOf("svc")[0];
     supervisor->runGeneration({plan(1, true)}, &listeners, 2, fastThrottle());
     auto pids = supervisor->pidsOf("svc");
@@ -217,6 +263,7 @@ TEST(MasterSupervisor, AnExclusiveServiceStartsItsSuccessorOnlyAfterTheOldOneExi
         return now.size() == 1 && now[0] != old;
     }));
     CHECK_FALSE(overlapped);
+    STRCMP_EQUAL("stop", commandsReceived(frames.path, old).c_str());
 }
 
 TEST(MasterSupervisor, StopAllStartsNothingMore) {

@@ -72,6 +72,10 @@ QmgrBench::QmgrBench(Settings settings_, Config config_)
 }
 
 std::string QmgrBench::queueMessage(const TestMessage& message) {
+    return queueTestMessage(store, message, now);
+}
+
+std::string queueTestMessage(queue::QueueStore& store, const TestMessage& message, int64_t now) {
     queue::Envelope envelope;
     envelope.arrivalMicros = now;
     envelope.sender = message.sender;

@@ -68,13 +68,13 @@ class QmgrBench {
     void advance(int64_t seconds);
 
     // Answers a recipient of a delivery ("sent", "deferred", "bounced").
-    void answer(FakeDelivery& delivery, size_t position,
+    static void answer(FakeDelivery& delivery, size_t position,
                 delivery_protocol::RecipientOutcome outcome, const std::string& dsn,
                 const std::string& reply);
     // The worker's "done".
-    void done(FakeDelivery& delivery);
+    static void done(FakeDelivery& delivery);
     // Answers every recipient of the delivery with one outcome, then "done".
-    void answerAll(FakeDelivery& delivery, delivery_protocol::RecipientOutcome outcome,
+    static void answerAll(FakeDelivery& delivery, delivery_protocol::RecipientOutcome outcome,
                    const std::string& dsn, const std::string& reply);
 
     // The queue that holds the ID, or nullopt.
@@ -96,6 +96,9 @@ class QmgrBench {
     log::Capture logs;
     std::unique_ptr<QueueManager> manager;
 };
+
+// Writes a message into STORE's incoming/ (arrival = NOW) and returns its ID.
+std::string queueTestMessage(queue::QueueStore& store, const TestMessage& message, int64_t now);
 
 // Settings with small numbers for tests.
 Settings testSettings();

@@ -3,12 +3,15 @@
 // children and waiting for them.
 #pragma once
 
+#include <ftw.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <thread>
@@ -17,16 +20,30 @@
 
 namespace postern::testing {
 
-// A fresh folder under /tmp, removed with everything in it when the object goes.
+// A fresh folder under /tmp, removed with everything in it when the object goes. The one
+// TempDir of the unit tests (every test file shares this definition).
 struct TempDir {
     std::string path;
     TempDir() {
-        char templ[] = "/tmp/postern-test-XXXXXX";
-        const char* made = mkdtemp(templ);
-        path = made ? made : "";
+        char pattern[] = "/tmp/postern-test-XXXXXX";
+        if (!mkdtemp(pattern)) {
+            std::perror("mkdtemp /tmp/postern-test-XXXXXX");
+            std::abort();  // no test can go on without its folder
+        }
+        path = pattern;
     }
-    ~TempDir() {
-        if (!path.empty()) std::system(("rm -rf '" + path + "'").c_str());
+    ~TempDir() { removeTree(path); }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    // The path of NAME inside the folder.
+    std::string file(const std::string& name) const { return path + "/" + name; }
+
+    // Removes PATH and everything below it, without following links.
+    static void removeTree(const std::string& path) {
+        nftw(
+            path.c_str(),
+            [](const char* entry, const struct stat*, int, FTW*) { return ::remove(entry); }, 8,
+            FTW_DEPTH | FTW_PHYS);
     }
 };
 

@@ -2,7 +2,6 @@
 // the TLS unit tests (see the header).
 #include "tls_test_support.h"
 
-#include <ftw.h>
 #include <openssl/err.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -27,16 +26,8 @@ using namespace postern::tls;
 // first test that used it as a leak of that test.
 char pkiDirectory[64] = "";
 
-int removeEntry(const char* path, const struct stat*, int, struct FTW*) {
-    return ::remove(path);
-}
-
-void removeTree(const char* path) {
-    ::nftw(path, removeEntry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
 void removePki() {
-    if (pkiDirectory[0]) removeTree(pkiDirectory);
+    if (pkiDirectory[0]) TempDir::removeTree(pkiDirectory);
 }
 
 EvpPkeyPtr newKey() {
@@ -62,7 +53,7 @@ CertificateSpec spec(const char* commonName, bool isCa) {
     CertificateSpec spec;
     spec.commonName = commonName;
     spec.organization = "Postern Tests";
-    spec.validityDays = 30;
+    spec.validityDays = 3650;  // far from `postern check`'s 30-day expiry warning
     spec.isCa = isCa;
     return spec;
 }
@@ -175,16 +166,6 @@ HandshakeOutcome runHandshake(SSL* client, SSL* server) {
 void traceClientHandshake(SSL* client, HandshakeTrace* trace) {
     SSL_set_msg_callback(client, onHandshakeMessage);
     SSL_set_msg_callback_arg(client, trace);
-}
-
-TempDir::TempDir() {
-    char pattern[] = "/tmp/postern-test-XXXXXX";
-    if (!::mkdtemp(pattern)) FAIL("cannot create a temporary folder");
-    path_ = pattern;
-}
-
-TempDir::~TempDir() {
-    removeTree(path_.c_str());
 }
 
 }  // namespace postern::testing

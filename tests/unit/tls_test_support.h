@@ -1,13 +1,14 @@
 // tls_test_support.h: what the TLS unit tests share: a test PKI made once per process with
 // lib/tls_cert (root CA, intermediate CA, server and client leaves issued by the
 // intermediate, a self-signed certificate), a TLS handshake between two SSL objects over a
-// memory BIO pair, a trace of the handshake messages a client sends and receives, and a
-// temporary folder.
+// memory BIO pair, and a trace of the handshake messages a client sends and receives. TempDir
+// is test_support.h's.
 #pragma once
 
 #include <string>
 
 #include "event.h"
+#include "test_support.h"
 
 namespace postern::testing {
 
@@ -38,20 +39,5 @@ struct HandshakeTrace {
 
 // Records `client`'s handshake messages into `trace` (which must outlive the handshake).
 void traceClientHandshake(SSL* client, HandshakeTrace* trace);
-
-// A fresh folder under /tmp, removed with everything in it by the destructor.
-class TempDir {
-  public:
-    TempDir();
-    ~TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    // The path of `name` inside the folder.
-    std::string file(const std::string& name) const { return path_ + "/" + name; }
-    const std::string& path() const { return path_; }
-
-  private:
-    std::string path_;
-};
 
 }  // namespace postern::testing

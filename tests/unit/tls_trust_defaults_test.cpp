@@ -77,7 +77,7 @@ TEST_GROUP(TlsTrustDefaults){};
 TEST(TlsTrustDefaults, DefaultFileIsUsed) {
     TempDir empty;
     ScopedEnv file("SSL_CERT_FILE", pkiFile("root.pem"));
-    ScopedEnv dir("SSL_CERT_DIR", empty.path());
+    ScopedEnv dir("SSL_CERT_DIR", empty.path);
     auto trust = ClientTrustStore::load({"", ""});
     CHECK_TRUE(trust.ok());
     CHECK_TRUE(serverChainVerifies(trust->get()));
@@ -87,7 +87,7 @@ TEST(TlsTrustDefaults, DefaultHashDirectoryIsUsed) {
     TempDir certs;
     std::filesystem::copy_file(pkiFile("root.pem"), certs.file(hashName(pkiFile("root.pem"))));
     ScopedEnv file("SSL_CERT_FILE", certs.file("no-bundle.pem"));
-    ScopedEnv dir("SSL_CERT_DIR", certs.path());
+    ScopedEnv dir("SSL_CERT_DIR", certs.path);
     auto trust = ClientTrustStore::load({"", ""});
     CHECK_TRUE(trust.ok());
     CHECK_TRUE(serverChainVerifies(trust->get()));

@@ -123,11 +123,9 @@ class PosternTestCase(unittest.TestCase):
 
     # ---- postern ---------------------------------------------------------------------
     def postern(self, name="postern", **config):
-        """A Postern (not started yet) with config merged over the test defaults; skips the
+        """A Postern (not started yet) with config merged over the test defaults; fails the
         test when postern is not built."""
-        missing = missing_binaries()
-        if missing:
-            self.skipTest(f"postern is not built (missing {', '.join(missing)})")
+        self.require_built(*missing_binaries())
         return Postern(self.registry, name=name, **config)
 
     def start_postern(self, **config):
@@ -145,6 +143,13 @@ class PosternTestCase(unittest.TestCase):
     def _require(self, path):
         if not program(path):
             self.skipTest(f"{path} is not installed")
+
+    def require_built(self, *paths):
+        """Fails the test naming the postern programs among paths that are not built: every
+        program is part of the build, and a broken build must never pass as skipped."""
+        missing = [path for path in paths if not os.access(path, os.X_OK)]
+        if missing:
+            self.fail(f"not built: {', '.join(missing)} (run make)")
 
     def mail_sink(self, **options):
         """A started sinks.MailSink (see its options), transcript logged in the test folder."""

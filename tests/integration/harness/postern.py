@@ -13,7 +13,7 @@ import subprocess
 from . import libconfig, procfs
 from .client import smtp_send
 from .ports import free_port
-from .processes import file_size, tail, wait_log, wait_port
+from .processes import LogFile, tail, wait_port
 from .system import give_to, is_root, user_exists
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -42,12 +42,12 @@ def bin_path(name, build=None):
 
 
 def missing_binaries(build=None):
-    """The postern programs not built yet (tests that need them skip, naming these)."""
+    """The postern programs not built (tests that need them fail, naming these)."""
     wanted = [postern_binary(build)] + [daemon_binary(s, build) for s in ("master", "smtpd", "qmgr", "smtp")]
     return [path for path in wanted if not os.access(path, os.X_OK)]
 
 
-class Postern:
+class Postern(LogFile):
     """A postern instance in registry.tmp/NAME: configuration, life cycle, queue and log.
 
     Keyword arguments are configuration settings merged over default_config(): nested
@@ -177,24 +177,9 @@ class Postern:
         """{queue name: [IDs]} over every queue."""
         return {queue: self.queue_files(queue) for queue in QUEUE_NAMES}
 
-    def log_offset(self):
-        """The log's current size: pass it to wait_log to look only at what comes next."""
-        return file_size(self.log_path)
+    def log_process(self):
+        return self.process
 
-    def log_lines(self, offset=0):
-        """The log's lines from byte offset on."""
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(offset)
-                return f.read().decode("utf-8", "replace").splitlines()
-        except FileNotFoundError:
-            return []
-
-    def wait_log(self, pattern, offset=0, timeout=15.0):
-        """Waits for a log line matching the regex pattern after offset; returns a LogMatch."""
-        return wait_log(self.log_path, pattern, offset, timeout, process=self.process)
-
-    # ---- processes -------------------------------------------------------------------
     def master_pid(self):
         """master's pid: the process started, or its child running libexec/postern/master."""
         if self.process is None:

@@ -13,7 +13,7 @@ import time
 
 from . import procfs
 from .ports import free_port
-from .processes import file_size, kill_leftovers, stop_foreign, tail, wait_for, wait_log, wait_port
+from .processes import LogFile, kill_leftovers, stop_foreign, tail, wait_for, wait_port
 from .system import give_to, is_root, program
 
 MASTER_CF_PROTOTYPES = ("/etc/postfix/master.cf.proto", "/usr/share/postfix/master.cf.dist")
@@ -72,7 +72,7 @@ def create_spool(spool, data):
     return True
 
 
-class PostfixInstance:
+class PostfixInstance(LogFile):
     """Postfix in registry.tmp/NAME/, smtpd on 127.0.0.1:port.
 
     cert: a certs.CertPair for STARTTLS (None: no TLS); ask_ccert sends a CertificateRequest;
@@ -187,19 +187,3 @@ class PostfixInstance:
         rc, output = self.postfix("reload")
         if rc != 0:
             raise AssertionError(f"postfix reload failed (rc {rc}):\n{output}")
-
-    def log_offset(self):
-        """The current size of the maillog: pass it to wait_log to see only what follows."""
-        return file_size(self.log_path)
-
-    def log_lines(self):
-        """The maillog's lines so far."""
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read().splitlines()
-        except FileNotFoundError:
-            return []
-
-    def wait_log(self, pattern, offset=0, timeout=15.0):
-        """Waits for a maillog line matching pattern after offset; returns processes.LogMatch."""
-        return wait_log(self.log_path, pattern, offset, timeout)

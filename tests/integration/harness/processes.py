@@ -152,6 +152,36 @@ def tail(path, lines=60):
     return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
 
 
+class LogFile:
+    """Reading the log file of a helper's daemons, mixed into Postern, StandaloneSmtpd,
+    SmtpWorker and PostfixInstance: the class sets self.log_path, and log_process() names
+    the ManagedProcess whose death ends a wait_log early (None: none does)."""
+
+    def log_process(self):
+        return None
+
+    def log_offset(self):
+        """The log's size now: pass it to wait_log or log_lines to see only what follows."""
+        return file_size(self.log_path)
+
+    def log_lines(self, offset=0):
+        """The log's lines from byte offset on."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace").splitlines()
+        except FileNotFoundError:
+            return []
+
+    def wait_log(self, pattern, offset=0, timeout=15.0):
+        """Waits for a log line matching the regex pattern after offset; returns a LogMatch."""
+        return wait_log(self.log_path, pattern, offset, timeout, process=self.log_process())
+
+    def has_log(self, pattern, offset=0):
+        """True when a line after offset matches the regex pattern."""
+        return scan_log(self.log_path, pattern, offset) is not None
+
+
 class ManagedProcess:
     """A program this test started: output to a log file, stopped by pid.
 
@@ -160,7 +190,8 @@ class ManagedProcess:
     started it counts, so start long-lived processes from the test's main thread).
     """
 
-    def __init__(self, argv, log_path, name=None, env=None, cwd=None, stdin=subprocess.DEVNULL):
+    def __init__(self, argv, log_path, name=None, env=None, cwd=None, stdin=subprocess.DEVNULL, pass_fds=()):
+        """pass_fds: descriptors the program inherits (every other one is closed)."""
         self.argv = [str(a) for a in argv]
         self.name = name or os.path.basename(self.argv[0])
         self.log_path = log_path
@@ -169,7 +200,7 @@ class ManagedProcess:
         with open(log_path, "ab") as log:
             os.chmod(log_path, 0o644)
             self.popen = subprocess.Popen(_orphan_killer() + self.argv, stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=stdin, env=env, cwd=cwd)
+                                          stdin=stdin, env=env, cwd=cwd, pass_fds=pass_fds)
         self.pid = self.popen.pid
 
     def running(self):
@@ -292,10 +323,10 @@ class Registry:
             name = f"{base}-{n}"
         return name, os.path.join(self.tmp, f"{name}.log")
 
-    def spawn(self, argv, name=None, env=None, cwd=None, stdin=subprocess.DEVNULL):
+    def spawn(self, argv, name=None, env=None, cwd=None, stdin=subprocess.DEVNULL, pass_fds=()):
         """Starts argv as a ManagedProcess logging to the test folder, registered for stop."""
         log_name, path = self.log_path(name or os.path.basename(str(argv[0])))
-        process = ManagedProcess(argv, path, name=log_name, env=env, cwd=cwd, stdin=stdin)
+        process = ManagedProcess(argv, path, name=log_name, env=env, cwd=cwd, stdin=stdin, pass_fds=pass_fds)
         self.add_log(log_name, path)
         return self.add(process)
 

@@ -185,6 +185,9 @@ class MailSink:
                 time.sleep(0.05)  # out of descriptors: back off instead of spinning
                 continue
             number += 1
+            # The sink writes each pipelined reply on its own: with Nagle's algorithm the
+            # second would wait for the client's delayed ACK, 40 ms a reply.
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             session = SinkSession(self, conn, peer, number)
             thread = threading.Thread(target=self._serve, args=(session,), name=f"sink-{self.port}-{number}",
                                       daemon=True)

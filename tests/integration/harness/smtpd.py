@@ -18,11 +18,11 @@ from . import libconfig, queuefile
 from .base import PosternTestCase
 from .ports import free_port
 from .postern import daemon_binary
-from .processes import file_size, scan_log, tail, wait_for, wait_log, wait_port
+from .processes import LogFile, tail, wait_for, wait_port
 from .system import give_to, is_root, user_exists
 
 
-class StandaloneSmtpd:
+class StandaloneSmtpd(LogFile):
     """smtpd in registry.tmp/NAME with its own queue and log. Keyword arguments are
     configuration settings merged over the test defaults (nested dicts merge)."""
 
@@ -106,22 +106,6 @@ class StandaloneSmtpd:
         wait_for(lambda: len(self.queued_ids()) >= count, timeout, f"{count} messages in incoming/",
                  process=self.process)
         return [self.read(i) for i in self.queued_ids()]
-
-    # ---- the log -----------------------------------------------------------------------
-    def log_offset(self):
-        return file_size(self.log_path)
-
-    def wait_log(self, pattern, offset=0, timeout=10.0):
-        return wait_log(self.log_path, pattern, offset, timeout)
-
-    def has_log(self, pattern, offset=0):
-        return scan_log(self.log_path, pattern, offset) is not None
-
-    def log_lines(self, offset=0):
-        """The log's lines from byte offset on."""
-        with open(self.log_path, "rb") as f:
-            f.seek(offset)
-            return f.read().decode("utf-8", "replace").splitlines()
 
 
 class RawSmtp:
@@ -218,12 +202,11 @@ def queued_id(reply):
 
 
 class SmtpdTestCase(PosternTestCase):
-    """A PosternTestCase that starts smtpd alone (skipped when smtpd is not built)."""
+    """A PosternTestCase that starts smtpd alone (failing when smtpd is not built)."""
 
     def start_smtpd(self, **config):
         """A started StandaloneSmtpd with config merged over the defaults."""
-        if not os.access(daemon_binary("smtpd"), os.X_OK):
-            self.skipTest(f"{daemon_binary('smtpd')} is not built")
+        self.require_built(daemon_binary("smtpd"))
         return StandaloneSmtpd(self.registry, **config).start()
 
     def assertReply(self, reply, code, text=None):

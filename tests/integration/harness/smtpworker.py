@@ -10,13 +10,12 @@ private/smtp and returns the worker's per-recipient results.
 import os
 import select
 import socket
-import subprocess
 import threading
 
 from . import libconfig
 from .ipcframe import DeliveryConnection, delivery_request
 from .postern import daemon_binary, build_dir
-from .processes import ManagedProcess, _orphan_killer, file_size, tail, wait_for, wait_log
+from .processes import LogFile, tail, wait_for
 from .queuewriter import write_queue_file
 from .system import give_to, is_root, user_exists
 
@@ -25,7 +24,7 @@ _request_ids = iter(range(1, 1 << 30))
 _ENVELOPE_FIELDS = {"sender": "sender", "envid": "envid", "ret": "ret", "body": "body_type", "smtputf8": "smtputf8"}
 
 
-class SmtpWorker:
+class SmtpWorker(LogFile):
     """N standalone smtp workers sharing one private/smtp socket and one queue folder."""
 
     def __init__(self, registry, name="smtp-worker", processes=1, **config):
@@ -105,11 +104,8 @@ class SmtpWorker:
             self._status.append(ours)
             fds = (self._listener.fileno(), theirs.fileno())
             env = dict(os.environ, POSTERN_LISTEN_FDS=f"unix:private/smtp={fds[0]}", POSTERN_STATUS_FD=str(fds[1]))
-            log_name, path = self.registry.log_path(f"{self.name}-{i + 1}")
-            process = _ProcessWithFds(argv, path, log_name, env, fds)
+            self.processes.append(self.registry.spawn(argv, name=f"{self.name}-{i + 1}", env=env, pass_fds=fds))
             theirs.close()
-            self.registry.add_log(log_name, path)
-            self.processes.append(self.registry.add(process))
         threading.Thread(target=self._drain_status, daemon=True).start()
 
     def _drain_status(self):
@@ -176,39 +172,10 @@ class SmtpWorker:
         return {addresses[int(r["index"])]: r for r in results}, done
 
     # ---- log -------------------------------------------------------------------------
-    def log_offset(self):
-        """The log's size now: pass it to wait_log or log_lines to see only what follows."""
-        return file_size(self.log_path)
-
-    def log_lines(self, offset=0):
-        """The log's lines from byte offset on."""
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(offset)
-                return f.read().decode("utf-8", "replace").splitlines()
-        except FileNotFoundError:
-            return []
-
-    def wait_log(self, pattern, offset=0, timeout=15.0):
-        """Waits for a log line matching the regex after offset; returns a LogMatch."""
-        return wait_log(self.log_path, pattern, offset, timeout, process=self.processes[0])
+    def log_process(self):
+        return self.processes[0]
 
     def tail(self, lines=60):
         """The log's last lines."""
         return tail(self.log_path, lines)
 
-
-class _ProcessWithFds(ManagedProcess):
-    """A ManagedProcess that inherits the descriptors FDS (ManagedProcess closes all others)."""
-
-    def __init__(self, argv, log_path, name, env, fds):
-        self.argv = [str(a) for a in argv]
-        self.name = name
-        self.log_path = log_path
-        self.strays = []
-        self._rc = None
-        with open(log_path, "ab") as log:
-            os.chmod(log_path, 0o644)
-            self.popen = subprocess.Popen(_orphan_killer() + self.argv, stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, env=env, pass_fds=fds)
-        self.pid = self.popen.pid
