@@ -13,7 +13,8 @@ Environment: BENCH_QUICK=1 (short runs, for development), BENCH_ONLY=postern|pos
 BENCH_PLAIN_SINK=smtp-sink|bench_sink (the sink of the plaintext rows), BENCH_KEEP_TMP=1,
 BENCH_NOTE="..." (a line for the results, e.g. what was merged for the run),
 BENCH_PROFILE=1 (perf record of the whole machine during each MTA's 4 KiB, 20 sessions,
-plaintext row: bench/results/profile-MTA.txt).
+plaintext row: bench/results/profile-MTA.txt), BENCH_PROFILE=starttls (the same row with
+STARTTLS on the delivery leg: bench/results/profile-MTA-starttls.txt).
 """
 import datetime
 import json
@@ -59,7 +60,9 @@ class Settings:
         self.only = env.get("BENCH_ONLY", "").lower()
         self.plain_sink = env.get("BENCH_PLAIN_SINK", "bench_sink")
         self.keep_tmp = env.get("BENCH_KEEP_TMP", "") not in ("", "0")
-        self.profile = env.get("BENCH_PROFILE", "") not in ("", "0")
+        profile = env.get("BENCH_PROFILE", "").lower()
+        self.profile = profile not in ("", "0")
+        self.profile_tls = profile == "starttls"  # which 4 KiB, 20 sessions row perf records
 
     def wants(self, key):
         return self.only in ("", key)
@@ -140,8 +143,9 @@ def measure_throughput(registry, mta, key, sink_port, cert, tls, settings, rows,
         row = rows[(size, sessions, tls)]
         label = report.config_label(row)
         profile = None
-        if settings.profile and (size, sessions, tls) == (4096, 20, False):
-            profile = runs.SystemProfile(registry, os.path.join(registry.tmp, f"perf-{key}.data"))
+        profiled = f"{key}-starttls" if tls else key
+        if settings.profile and (size, sessions, tls) == (4096, 20, settings.profile_tls):
+            profile = runs.SystemProfile(registry, os.path.join(registry.tmp, f"perf-{profiled}.data"))
         try:
             found = runs.throughput(registry, mta, sink_port, size, sessions, settings.messages[size], sink_cert,
                                     settings.plain_sink)
@@ -151,7 +155,7 @@ def measure_throughput(registry, mta, key, sink_port, cert, tls, settings, rows,
             say(f"{mta.name}: {label}: failed: {e}")
         finally:
             if profile is not None:
-                say("  profile: " + profile.finish(os.path.join(BENCH_DIR, "results", f"profile-{key}.txt"),
+                say("  profile: " + profile.finish(os.path.join(BENCH_DIR, "results", f"profile-{profiled}.txt"),
                                                     mta.programs))
         row[key] = found
         if after_first is not None and (size, sessions) == ROWS[0]:
