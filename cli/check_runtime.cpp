@@ -122,8 +122,8 @@ CheckReport checkQueuePermissions(const Config& config, uid_t owner) {
     };
     static const Folder kFolders[] = {
         {"incoming", 0700, true}, {"active", 0700, true}, {"deferred", 0700, true},
-        {"hold", 0700, true},     {"corrupt", 0700, true}, {"private", 0700, false},
-        {"public", 0755, false},  {"pid", 0755, false},
+        {"hold", 0700, true},     {"corrupt", 0700, true}, {"recycle", 0700, false},
+        {"private", 0700, false}, {"public", 0755, false}, {"pid", 0755, false},
     };
     for (const Folder& folder : kFolders) {
         std::string path = root + "/" + folder.name;

@@ -110,6 +110,7 @@ struct Config {
     int64_t header_size_limit = 102400;
     int hopcount_limit = 50;
     int64_t queue_minfree = 0;
+    int queue_file_recycle_limit = 1000;  // delivered files kept for reuse (0: none)
     std::vector<HostPort> dns_servers;  // empty: /etc/resolv.conf; port 53 by default
     bool smtputf8_enable = true;
     bool soft_bounce = false;

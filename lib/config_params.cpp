@@ -209,6 +209,7 @@ std::vector<ParamSpec> globalParameters() {
         sizeParam(PARAM(header_size_limit), 1),
         intParam(PARAM(hopcount_limit), 1),
         sizeParam(PARAM(queue_minfree), 0),
+        intParam(PARAM(queue_file_recycle_limit), 0),
         listParam<HostPort>(PARAM(dns_servers), dnsServer, hostPortText),
         boolParam(PARAM(smtputf8_enable)),
         boolParam(PARAM(soft_bounce)),

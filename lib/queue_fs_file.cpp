@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "queue_store.h"
@@ -53,20 +54,26 @@ Status syncDirectory(const std::string& path) {
     return {};
 }
 
-FsSink::FsSink(UniqueFd fd, std::string directory, std::string temporaryName)
+FsSink::FsSink(UniqueFd fd, std::string directory, std::string temporaryName, bool reused)
     : fd_(std::move(fd)),
       directory_(std::move(directory)),
-      temporaryPath_(directory_ + "/" + temporaryName) {}
+      temporaryPath_(directory_ + "/" + temporaryName),
+      reused_(reused) {}
 
 Status FsSink::append(std::string_view bytes) {
+    length_ += bytes.size();
     return writeFully(fd_.get(), bytes, -1, "write " + temporaryPath_);
 }
 
 Status FsSink::patch(uint64_t offset, std::string_view bytes) {
+    length_ = std::max(length_, offset + bytes.size());
     return writeFully(fd_.get(), bytes, int64_t(offset), "pwrite " + temporaryPath_);
 }
 
 Status FsSink::sync() {
+    // Before the fsync, so that the synced file never ends in the old message's bytes.
+    if (reused_ && ::ftruncate(fd_.get(), off_t(length_)) != 0)
+        return fail(systemError("ftruncate " + temporaryPath_));
     if (::fsync(fd_.get()) != 0) return fail(systemError("fsync " + temporaryPath_));
     return {};
 }

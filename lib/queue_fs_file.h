@@ -27,10 +27,11 @@ int renameNoReplace(const std::string& from, const std::string& to);
 // Fsyncs a directory, making the renames and unlinks in it durable.
 Status syncDirectory(const std::string& path);
 
-// A new message's file: written at `directory/.tmp-ID`, renamed to `directory/ID`.
+// A new message's file: written at `directory/.tmp-ID`, renamed to `directory/ID`. A
+// reused file (queue_recycle.h) may hold older, longer bytes: sync() cuts them off first.
 class FsSink : public QueueFileSink {
 public:
-    FsSink(UniqueFd fd, std::string directory, std::string temporaryName);
+    FsSink(UniqueFd fd, std::string directory, std::string temporaryName, bool reused = false);
 
     Status append(std::string_view bytes) override;
     Status patch(uint64_t offset, std::string_view bytes) override;
@@ -43,6 +44,8 @@ private:
     UniqueFd fd_;
     std::string directory_;
     std::string temporaryPath_;
+    bool reused_;
+    uint64_t length_ = 0;  // the end of what was written: the new file's size
     bool published_ = false;
 };
 

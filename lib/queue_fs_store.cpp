@@ -64,11 +64,17 @@ Status makeDirectory(const std::string& path, mode_t mode, bool changeOwner, uid
     return {};
 }
 
+// The queue directory without trailing slashes.
+std::string trimmedRoot(std::string root) {
+    while (root.size() > 1 && root.back() == '/') root.pop_back();
+    return root;
+}
+
 }  // namespace
 
-FsQueueStore::FsQueueStore(std::string root) : root_(std::move(root)) {
-    while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
-}
+FsQueueStore::FsQueueStore(std::string root, size_t recycleLimit)
+    : root_(trimmedRoot(std::move(root))),
+      recycle_(root_ + "/" + kRecycleDirectory, recycleLimit) {}
 
 std::string FsQueueStore::queuePath(QueueName queue) const {
     return root_ + "/" + std::string(queueDirectoryName(queue));
@@ -83,7 +89,9 @@ Status FsQueueStore::ensureLayout(uid_t uid, gid_t gid) {
     for (QueueName queue : kAllQueues) {
         if (auto ok = makeDirectory(queuePath(queue), 0700, true, uid, gid); !ok) return ok;
     }
-    if (auto ok = makeDirectory(root_ + "/private", 0700, true, uid, gid); !ok) return ok;
+    for (const char* name : {kRecycleDirectory, "private"}) {
+        if (auto ok = makeDirectory(root_ + "/" + name, 0700, true, uid, gid); !ok) return ok;
+    }
     if (auto ok = makeDirectory(root_ + "/public", 0755, true, uid, gid); !ok) return ok;
     // pid/ keeps its owner: it holds master's lock, which the mail owner must not touch.
     return makeDirectory(root_ + "/pid", 0755, false, uid, gid);
@@ -130,6 +138,10 @@ Result<uint64_t> FsQueueStore::freeBytes() {
 Result<std::unique_ptr<QueueFileSink>> FsQueueStore::createSink(const std::string& id) {
     std::string name = temporaryFileName(id);
     std::string path = filePath(QueueName::Incoming, name);
+    if (UniqueFd reused = recycle_.claim(path)) {
+        return std::unique_ptr<QueueFileSink>(
+            new FsSink(std::move(reused), queuePath(QueueName::Incoming), name, true));
+    }
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd) return fail(systemError("create " + path));
     // The umask may have taken bits the owner needs; a queue file is 0600 whatever it is.
@@ -170,6 +182,11 @@ Status FsQueueStore::removeFile(QueueName queue, const std::string& id) {
     if (::unlink(path.c_str()) == 0) return {};
     if (errno == ENOENT) return notInQueue(id, queue);
     return fail(systemError("unlink " + path));
+}
+
+Status FsQueueStore::retireFile(QueueName queue, const std::string& id) {
+    if (recycle_.keep(filePath(queue, id))) return {};
+    return removeFile(queue, id);
 }
 
 Result<bool> FsQueueStore::exists(QueueName queue, const std::string& id) {

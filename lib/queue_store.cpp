@@ -84,6 +84,11 @@ Status QueueStore::remove(QueueName queue, std::string_view id) {
     return removeFile(queue, std::string(id));
 }
 
+Status QueueStore::retire(QueueName queue, std::string_view id) {
+    if (auto ok = checkId(id); !ok) return ok;
+    return retireFile(queue, std::string(id));
+}
+
 Result<std::optional<QueueName>> QueueStore::find(std::string_view id) {
     if (auto ok = checkId(id); !ok) return ok.failure();
     for (QueueName queue : kAllQueues) {

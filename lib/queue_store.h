@@ -58,7 +58,7 @@ public:
     virtual ~QueueStore() = default;
 
     // Creates the queue directory and incoming active deferred hold corrupt (0700),
-    // private (0700), public (0755) and pid (0755), fixes the modes of existing ones, and
+    // recycle and private (0700), public (0755) and pid (0755), fixes the modes of existing ones, and
     // gives all but pid/ to uid:gid (kKeepOwner / kKeepGroup leave them).
     virtual Status ensureLayout(uid_t uid, gid_t gid) = 0;
 
@@ -76,6 +76,10 @@ public:
     Status move(std::string_view id, QueueName from, QueueName to);
     // Deletes a message.
     Status remove(QueueName queue, std::string_view id);
+    // Deletes a message whose every reader is done with it (delivered: no worker still
+    // reads it, no handle will write to it), keeping its file for reuse where the backend
+    // can (FsQueueStore: queue_recycle.h).
+    Status retire(QueueName queue, std::string_view id);
     // The IDs in a queue, sorted (= arrival order). Other names (temporaries) are skipped.
     virtual Result<std::vector<std::string>> list(QueueName queue) = 0;
     // The queue that holds the ID, or nullopt.
@@ -98,6 +102,9 @@ protected:
                                                               Access access) = 0;
     virtual Status moveFile(const std::string& id, QueueName from, QueueName to) = 0;
     virtual Status removeFile(QueueName queue, const std::string& id) = 0;
+    virtual Status retireFile(QueueName queue, const std::string& id) {
+        return removeFile(queue, id);
+    }
     virtual Result<bool> exists(QueueName queue, const std::string& id) = 0;
 };
 

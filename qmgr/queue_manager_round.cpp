@@ -155,7 +155,9 @@ std::vector<dsn::RecipientReport> QueueManager::reportsFor(const ActiveMessage& 
 
 void QueueManager::removeMessage(ActiveMessage& message) {
     std::string id = message.id;  // erasing the table entry may destroy the message
-    if (auto removed = store_.remove(queue::QueueName::Active, id); !removed) {
+    // Every job has ended (no worker reads the file) and the handle is dropped below before
+    // anything could write to it: the file may be reused for a new message.
+    if (auto removed = store_.retire(queue::QueueName::Active, id); !removed) {
         log::warning("%s: cannot remove queue file: %s", id.c_str(), removed.error().c_str());
     } else {
         log::info("%s: removed", id.c_str());

@@ -59,7 +59,8 @@ Status QmgrService::prepare(DaemonContext& context) {
 Status QmgrService::init(DaemonContext& context) {
     const Config& config = context.config();
     settings_ = Settings::from(config);
-    store_ = std::make_unique<queue::FsQueueStore>(config.queue_directory);
+    store_ = std::make_unique<queue::FsQueueStore>(
+        config.queue_directory, size_t(config.queue_file_recycle_limit));
     router_ = std::make_unique<Router>(config);
     DaemonContext* daemon = &context;
     transport_ = std::make_unique<WorkerTransport>(

@@ -64,7 +64,8 @@ Status SmtpServer::prepare(DaemonContext& context) {
 Status SmtpServer::start(DaemonContext& context) {
     context_ = &context;
     const Config& config = context.config();
-    store_ = std::make_unique<queue::FsQueueStore>(config.queue_directory);
+    store_ = std::make_unique<queue::FsQueueStore>(
+        config.queue_directory, size_t(config.queue_file_recycle_limit));
     relay_ = std::make_unique<RelayPolicy>(config);
     freeSpace_ = std::make_unique<FreeSpaceCheck>(*store_, uint64_t(config.queue_minfree),
                                                   uint64_t(config.message_size_limit));
