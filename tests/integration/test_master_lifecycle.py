@@ -69,7 +69,7 @@ class BackgroundStartTest(PosternTestCase):
         owner = pwd.getpwnam("postern") if is_root() and user_exists("postern") else pwd.getpwuid(os.getuid())
         q = pg.queue_directory
         modes = {"incoming": 0o700, "active": 0o700, "deferred": 0o700, "hold": 0o700, "corrupt": 0o700,
-                 "private": 0o700, "public": 0o755}
+                 "recycle": 0o700, "private": 0o700, "public": 0o755}
         for name, mode in modes.items():
             info = os.stat(os.path.join(q, name))
             self.assertEqual((name, stat.S_IMODE(info.st_mode)), (name, mode))
