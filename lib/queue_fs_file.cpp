@@ -2,12 +2,14 @@
 // filesystem queue backend.
 #include "queue_fs_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <cstring>
 
 #include "queue_store.h"
@@ -32,6 +34,11 @@ Status writeFully(int fd, std::string_view bytes, int64_t offset, std::string_vi
     return {};
 }
 
+struct DirectoryCloser {
+    void operator()(DIR* directory) const { ::closedir(directory); }
+};
+using DirectoryHandle = std::unique_ptr<DIR, DirectoryCloser>;
+
 }  // namespace
 
 std::string systemError(std::string_view what, int error) {
@@ -51,6 +58,20 @@ Status syncDirectory(const std::string& path) {
     UniqueFd directory(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!directory) return fail(systemError("open " + path));
     if (::fsync(directory.get()) != 0) return fail(systemError("fsync " + path));
+    return {};
+}
+
+Status forEachEntry(const std::string& path, const std::function<void(const char*)>& visit) {
+    DirectoryHandle directory(::opendir(path.c_str()));
+    if (!directory) return fail(systemError("opendir " + path));
+    for (;;) {
+        errno = 0;
+        dirent* entry = ::readdir(directory.get());
+        if (!entry) break;
+        std::string_view name = entry->d_name;
+        if (name != "." && name != "..") visit(entry->d_name);
+    }
+    if (errno != 0) return fail(systemError("readdir " + path));
     return {};
 }
 

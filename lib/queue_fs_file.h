@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,9 @@ int renameNoReplace(const std::string& from, const std::string& to);
 
 // Fsyncs a directory, making the renames and unlinks in it durable.
 Status syncDirectory(const std::string& path);
+
+// Calls `visit` with the name of every entry of a directory but . and ..
+Status forEachEntry(const std::string& path, const std::function<void(const char*)>& visit);
 
 // A new message's file: written at `directory/.tmp-ID`, renamed to `directory/ID`. A
 // reused file (queue_recycle.h) may hold older, longer bytes: sync() cuts them off first.

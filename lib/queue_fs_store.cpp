@@ -1,7 +1,6 @@
 // queue_fs_store.cpp: the filesystem queue backend: directory layout, scans, renames.
 #include "queue_fs_store.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <functional>
 
 #include "privileges.h"
 #include "queue_fs_file.h"
@@ -18,26 +16,6 @@
 namespace postern::queue {
 
 namespace {
-
-struct DirectoryCloser {
-    void operator()(DIR* directory) const { ::closedir(directory); }
-};
-using DirectoryHandle = std::unique_ptr<DIR, DirectoryCloser>;
-
-// Calls `visit` with the name of every entry of a directory but . and ..
-Status forEachEntry(const std::string& path, const std::function<void(const char*)>& visit) {
-    DirectoryHandle directory(::opendir(path.c_str()));
-    if (!directory) return fail(systemError("opendir " + path));
-    for (;;) {
-        errno = 0;
-        dirent* entry = ::readdir(directory.get());
-        if (!entry) break;
-        std::string_view name = entry->d_name;
-        if (name != "." && name != "..") visit(entry->d_name);
-    }
-    if (errno != 0) return fail(systemError("readdir " + path));
-    return {};
-}
 
 // Creates `path` and its missing parents (mode 0755), like mkdir -p.
 Status makeDirectories(const std::string& path) {

@@ -7,12 +7,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "queue_fs_file.h"
+
 namespace postern::queue {
 
 namespace {
 
-// Slots tried per keep or claim before giving up (plain unlink or create then).
+// Slots (keep) or names (claim) tried before giving up: plain unlink or create then.
 constexpr size_t kProbes = 4;
+// After a listing of the pool found nothing, claims give up without a listing this long.
+constexpr auto kEmptyPoolPause = std::chrono::milliseconds(5);
 
 // True for a file the pool may hold or hand out: a regular file of ours with one name,
 // so that no queue entry and no other process's file can be overwritten through it.
@@ -59,29 +65,56 @@ bool RecyclePool::keep(const std::string& path) {
     struct stat status {};
     if (::lstat(path.c_str(), &status) != 0 || !reusable(status)) return false;
     for (size_t probe = 0; probe < kProbes; ++probe) {
-        if (renameExclusive(path, slotPath(nextKeepSlot()))) return true;
-        if (errno != EEXIST) return false;
+        if (!renameExclusive(path, slotPath(nextKeepSlot()))) {
+            if (errno != EEXIST) return false;
+            continue;
+        }
+        // This process knows the pool is not empty any more: its next claim lists it.
+        std::lock_guard<std::mutex> lock(mutex_);
+        foundEmptyAt_ = {};
+        return true;
     }
     return false;
 }
 
+std::string RecyclePool::nextCandidate() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (candidates_.empty()) listPool();
+    if (candidates_.empty()) return {};
+    std::string name = std::move(candidates_.back());
+    candidates_.pop_back();
+    return name;
+}
+
+void RecyclePool::listPool() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - foundEmptyAt_ < kEmptyPoolPause) return;
+    auto listed = forEachEntry(directory_, [this](const char* name) {
+        if (name[0] == 'R') candidates_.emplace_back(name);
+    });
+    if (!listed || candidates_.empty()) {
+        candidates_.clear();
+        foundEmptyAt_ = now;
+        return;
+    }
+    // Processes listing the same pool start at different places, not all on one name.
+    size_t turn = size_t(::getpid()) % candidates_.size();
+    std::rotate(candidates_.begin(), candidates_.begin() + long(turn), candidates_.end());
+}
+
 UniqueFd RecyclePool::claim(const std::string& target) {
     if (limit_ == 0) return {};
-    // The cursor moves only past a claimed slot: when the pool is empty it waits where the
-    // next kept file will go, rather than running ahead of the keeps. Threads racing for a
-    // slot are told apart by the rename (the loser sees ENOENT and tries the next).
-    size_t start = claimCursor_.load(std::memory_order_relaxed);
     for (size_t probe = 0; probe < kProbes; ++probe) {
-        size_t index = (start + probe) % limit_;
-        std::string slot = slotPath(index);
+        std::string name = nextCandidate();
+        if (name.empty()) return {};
+        std::string entry = directory_ + "/" + name;
         struct stat status {};
         // Entries that are not ours to reuse stay where they are, untouched.
-        if (::lstat(slot.c_str(), &status) != 0 || !reusable(status)) continue;
-        if (!renameExclusive(slot, target)) {
+        if (::lstat(entry.c_str(), &status) != 0 || !reusable(status)) continue;
+        if (!renameExclusive(entry, target)) {
             if (errno == ENOENT) continue;  // another writer took it first
             return {};
         }
-        claimCursor_.store(index + 1, std::memory_order_relaxed);
         UniqueFd fd = openClaimed(target);
         if (!fd) ::unlink(target.c_str());
         return fd;

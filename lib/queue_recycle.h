@@ -4,12 +4,17 @@
 // is renamed to recycle/R<n> (n below the limit) instead of unlinked; a writer claims one
 // by renaming it to its temporary name, then overwrites and truncates it. Every step is a
 // rename with RENAME_NOREPLACE, so a crash leaves a pool file or a temporary, never a
-// message. Each process keeps its own cursors over the slots; the object is thread-safe.
+// message. Keeps go round the slots from a per-process cursor; claims take names from a
+// per-process listing of the pool, since many writers (commit threads, smtpd processes)
+// claim at once and a shared cursor would have them race for the same slot. Thread-safe.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "unique_fd.h"
 
@@ -35,12 +40,19 @@ private:
     std::string slotPath(size_t slot) const;
     // The next slot to keep a file in, advancing the cursor.
     size_t nextKeepSlot();
+    // The name of a pool entry not tried yet ("" when the pool looks empty).
+    std::string nextCandidate();
+    // Lists the pool into candidates_ (mutex_ held); after a listing found it empty, not
+    // again for a moment (unless this process kept a file since), so an empty pool costs a
+    // readdir now and then, not one per message.
+    void listPool();
 
     std::string directory_;
     size_t limit_;
-    // Separate cursors: claims follow the keeps around the ring of slots.
     std::atomic<size_t> keepCursor_{0};
-    std::atomic<size_t> claimCursor_{0};
+    std::mutex mutex_;
+    std::vector<std::string> candidates_;
+    std::chrono::steady_clock::time_point foundEmptyAt_{};
 };
 
 }  // namespace postern::queue
