@@ -17,6 +17,10 @@ namespace {
 
 // Slots (keep) or names (claim) tried before giving up: plain unlink or create then.
 constexpr size_t kProbes = 4;
+// Larger files are unlinked, not kept: the pool never holds more than limit × this of old
+// messages' bytes (a pool of 10 MB messages would take the space queue_minfree keeps).
+// Emptying a kept file instead would race a writer that claimed it in the meantime.
+constexpr off_t kMaxKeptBytes = 256 * 1024;
 // After a listing of the pool found nothing, claims give up without a listing this long.
 constexpr auto kEmptyPoolPause = std::chrono::milliseconds(5);
 
@@ -64,6 +68,7 @@ bool RecyclePool::keep(const std::string& path) {
     if (limit_ == 0) return false;
     struct stat status {};
     if (::lstat(path.c_str(), &status) != 0 || !reusable(status)) return false;
+    if (status.st_size > kMaxKeptBytes) return false;
     for (size_t probe = 0; probe < kProbes; ++probe) {
         if (!renameExclusive(path, slotPath(nextKeepSlot()))) {
             if (errno != EEXIST) return false;

@@ -28,8 +28,9 @@ public:
     // A pool in `directory` of at most `limit` files; limit 0 keeps nothing, claims nothing.
     RecyclePool(std::string directory, size_t limit);
 
-    // Moves the regular, singly linked file at `path` into a free slot; false when it is
-    // not such a file or no slot near the cursor is free (the caller then unlinks it).
+    // Moves the regular, singly linked file at `path` (of at most 256 KiB) into a free slot;
+    // false when it is not such a file or no slot near the cursor is free (the caller then
+    // unlinks it).
     bool keep(const std::string& path);
     // Renames a pool file (regular, ours, singly linked) to `target` and opens it for
     // writing, mode 0600 and mtime now; an invalid descriptor when none could be claimed.

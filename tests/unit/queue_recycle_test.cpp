@@ -126,6 +126,16 @@ TEST(QueueRecycle, PoolNeverExceedsItsLimit) {
     CHECK_TRUE(entries(spool + "/incoming").empty());
 }
 
+TEST(QueueRecycle, LargeFilesAreNotKept) {
+    FsQueueStore& fs = store(10);
+    std::string large = storeMessage(fs, sampleContent(300 * 1024));
+    std::string small = storeMessage(fs, sampleContent(200 * 1024));
+    retireOk(fs, QueueName::Incoming, large);
+    retireOk(fs, QueueName::Incoming, small);
+    CHECK_EQUAL(1U, entries(spool + "/recycle").size());
+    CHECK_TRUE(entries(spool + "/incoming").empty());
+}
+
 TEST(QueueRecycle, AbandonedWriterLeavesOnlyATemporary) {
     FsQueueStore& fs = store(10);
     std::string old = storeMessage(fs, sampleContent(2000));
