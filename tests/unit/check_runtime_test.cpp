@@ -54,6 +54,18 @@ TEST(CheckRuntime, QueueLayoutMadeByTheStoreIsClean) {
     CHECK_EQUAL(0u, report.problems.size());
 }
 
+TEST(CheckRuntime, RecycleFolderIsCheckedLikeTheQueues) {
+    TempDir dir;
+    Config config;
+    config.queue_directory = dir.file("spool");
+    queue::FsQueueStore store(config.queue_directory);
+    CHECK_TRUE(store.ensureLayout(queue::kKeepOwner, queue::kKeepGroup).ok());
+    CHECK_EQUAL(0, ::chmod((config.queue_directory + "/recycle").c_str(), 0755));
+    CheckReport report = checkQueuePermissions(config, ::geteuid());
+    CHECK_EQUAL(1u, report.problems.size());
+    CHECK_TRUE(mentions(report.problems, "/recycle: mode 0755, should be 0700"));
+}
+
 TEST(CheckRuntime, WrongModesAndOwnerAreProblems) {
     TempDir dir;
     Config config;
