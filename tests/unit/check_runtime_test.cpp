@@ -40,26 +40,29 @@ void writeCertificate(const TempDir& dir, const std::string& name, int days) {
     CHECK_TRUE(tls::writeCertificates(dir.file(name + ".pem"), {certificate->get()}).ok());
 }
 
+// A configuration whose queue_directory is DIR/spool, laid out by the store.
+Config configWithQueue(const TempDir& dir) {
+    Config config;
+    config.queue_directory = dir.file("spool");
+    queue::FsQueueStore store(config.queue_directory);
+    CHECK_TRUE(store.ensureLayout(queue::kKeepOwner, queue::kKeepGroup).ok());
+    return config;
+}
+
 }  // namespace
 
 TEST_GROUP(CheckRuntime){};
 
 TEST(CheckRuntime, QueueLayoutMadeByTheStoreIsClean) {
     TempDir dir;
-    Config config;
-    config.queue_directory = dir.file("spool");
-    queue::FsQueueStore store(config.queue_directory);
-    CHECK_TRUE(store.ensureLayout(queue::kKeepOwner, queue::kKeepGroup).ok());
+    Config config = configWithQueue(dir);
     CheckReport report = checkQueuePermissions(config, ::geteuid());
     CHECK_EQUAL(0u, report.problems.size());
 }
 
 TEST(CheckRuntime, RecycleFolderIsCheckedLikeTheQueues) {
     TempDir dir;
-    Config config;
-    config.queue_directory = dir.file("spool");
-    queue::FsQueueStore store(config.queue_directory);
-    CHECK_TRUE(store.ensureLayout(queue::kKeepOwner, queue::kKeepGroup).ok());
+    Config config = configWithQueue(dir);
     CHECK_EQUAL(0, ::chmod((config.queue_directory + "/recycle").c_str(), 0755));
     CheckReport report = checkQueuePermissions(config, ::geteuid());
     CHECK_EQUAL(1u, report.problems.size());
@@ -68,10 +71,7 @@ TEST(CheckRuntime, RecycleFolderIsCheckedLikeTheQueues) {
 
 TEST(CheckRuntime, WrongModesAndOwnerAreProblems) {
     TempDir dir;
-    Config config;
-    config.queue_directory = dir.file("spool");
-    queue::FsQueueStore store(config.queue_directory);
-    CHECK_TRUE(store.ensureLayout(queue::kKeepOwner, queue::kKeepGroup).ok());
+    Config config = configWithQueue(dir);
     CHECK_EQUAL(0, ::chmod((config.queue_directory + "/deferred").c_str(), 0755));
     std::string message = config.queue_directory + "/hold/0123456789ABCDEFG";
     std::ofstream(message) << "x";
