@@ -109,6 +109,12 @@ int DaemonRuntime::run() {
     armIdleClock();
     if (phase_ == Phase::Running || inFlight_ > 0) event_base_dispatch(base_.get());
     if (spec_.shutdown) spec_.shutdown(*this);
+    // On the way out a stop signal has nothing left to ask: master sends SIGTERM when it sees
+    // the status channel close, and with the signal events gone its default action would
+    // kill the exiting process ("killed by signal 15" in master's log after a clean stop).
+    signals_.clear();
+    ::signal(SIGTERM, SIG_IGN);
+    ::signal(SIGINT, SIG_IGN);
     if (master_) {
         if (auto flushed = master_->flushAndClose(kFinalFlushLimit); !flushed) {
             log::warning("status to master: %s", flushed.error().c_str());

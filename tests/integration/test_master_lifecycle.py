@@ -197,6 +197,25 @@ class SupervisionTest(PosternTestCase):
         self.assertFalse(any(procfs.alive(c) for c in children))
         self.assertIsNone(pid_file(pg))
 
+    def test_ctrl_c_at_a_terminal_stops_every_process_without_a_warning(self):
+        # A terminal's Ctrl-C signals the whole process group: master and every child at once.
+        for _ in range(3):
+            pg = self.start_postern(**FAST)
+            master = pg.master_pid()
+            wait_for(lambda: all(children_of(master, s) for s in SERVICES), 10, "every service running")
+            # Not before each child catches SIGINT: a child signalled before its event loop is
+            # set up dies of it (a Ctrl-C in a program's first milliseconds; left as it is).
+            wait_for(lambda: all(_catches_sigint(pid) for pid in children_of(master)), 10, "children ready")
+            offset = pg.log_offset()
+            for pid in [master] + children_of(master):
+                try:
+                    os.kill(pid, signal.SIGINT)
+                except ProcessLookupError:  # already gone: master told it to stop first
+                    pass
+            self.assertEqual(pg.process.wait(30), 0)
+            pg.wait_log(r"master\[\d+\]: terminating on signal 2", offset)
+            self.assertFalse(pg.has_log(r"killed by signal|warning:", offset), "\n".join(pg.log_lines(offset)))
+
 
 class ReloadTest(PosternTestCase):
     def test_broken_reload_is_refused_and_good_one_replaces_children(self):
@@ -229,6 +248,15 @@ class ReloadTest(PosternTestCase):
         self.assertIsNone(port_greeting(old_port))
         wait_for(lambda: not set(before) & set(children_of(master)), 20, "the old children to exit")
         wait_for(lambda: all(children_of(master, s) for s in SERVICES), 20, "a new child of every service")
+
+
+def _catches_sigint(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            caught = next(line for line in f if line.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(caught.split()[1], 16) & (1 << (signal.SIGINT - 1)))
 
 
 def _cmdline(pid):
