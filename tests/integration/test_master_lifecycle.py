@@ -222,6 +222,8 @@ class ReloadTest(PosternTestCase):
         pg = self.start_postern(**FAST)
         master = pg.master_pid()
         wait_for(lambda: all(children_of(master, s) for s in SERVICES), 10, "every service running")
+        # Each child has read the file once it catches signals: only then may the test break it.
+        wait_for(lambda: all(_catches_sigint(pid) for pid in children_of(master)), 10, "children ready")
         before = children_of(master)
 
         good = open(pg.conf_path).read()
