@@ -12,7 +12,6 @@ handshakes through cached connections; pflogsumm reads the conn_use= lines.
 import os
 import re
 import subprocess
-import threading
 import unittest
 
 from harness import PosternTestCase
@@ -117,21 +116,10 @@ class DeliveryCacheTest(PosternTestCase):
         postfix = self.postfix(cert=self.certs.server(), ask_ccert=True)
         worker = SmtpWorker(self.registry, processes=2, smtp={"connection_cache_time_limit": 30}).start()
         offset, worker_offset = postfix.log_offset(), worker.log_offset()
-        count, failures, lock = 200, [], threading.Lock()
-
-        def stream(first):  # two streams at once, so both worker processes cache connections
-            for n in range(first, count, 2):
-                results, done = worker.deliver(MESSAGE.format(n=n), ["b@example.test"],
-                                               f"[127.0.0.1]:{postfix.port}", tls_level="may")
-                if not done or results["b@example.test"]["status"] != "sent":
-                    with lock:
-                        failures.append((n, results))
-
-        threads = [threading.Thread(target=stream, args=(first,)) for first in (0, 1)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(300)
+        count = 200
+        # two streams at once, so both worker processes cache connections
+        failures = worker.deliver_in_streams(MESSAGE, count, "b@example.test", f"[127.0.0.1]:{postfix.port}",
+                                             tls_level="may")
         self.assertEqual(failures, [])
         self.wait_for(lambda: self._count(postfix, offset, r"status=sent") >= count, 30, "Postfix to take every message")
         connections = self._count(postfix, offset, r"postfix/smtpd\[\d+\]: connect from")

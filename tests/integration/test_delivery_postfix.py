@@ -9,7 +9,6 @@ here, so every message is a new connection with a fresh context (test_delivery_c
 the same through cached connections).
 """
 import re
-import threading
 import unittest
 
 from harness import PosternTestCase
@@ -24,21 +23,9 @@ class DeliveryToPostfixTest(PosternTestCase):
         postfix = self.postfix(cert=self.certs.server(), ask_ccert=True)
         worker = SmtpWorker(self.registry, processes=2, smtp={"connection_cache": False}).start()
         offset = postfix.log_offset()
-        failures, lock = [], threading.Lock()
-
-        def stream(first):  # consecutive deliveries, two streams at once so both workers work
-            for n in range(first, COUNT, 2):
-                results, done = worker.deliver(MESSAGE.format(n=n), ["b@example.test"],
-                                               f"[127.0.0.1]:{postfix.port}", tls_level="may")
-                if not done or results["b@example.test"]["status"] != "sent":
-                    with lock:
-                        failures.append((n, results))
-
-        threads = [threading.Thread(target=stream, args=(first,)) for first in (0, 1)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(300)
+        # consecutive deliveries, two streams at once so both workers work
+        failures = worker.deliver_in_streams(MESSAGE, COUNT, "b@example.test", f"[127.0.0.1]:{postfix.port}",
+                                             tls_level="may")
         self.assertEqual(failures, [])
         self.wait_for(lambda: self._count(postfix, offset, r"status=sent") >= COUNT, 30, "Postfix to take every message")
         self.assertEqual(self._count(postfix, offset, r"Anonymous TLS connection established from"), COUNT)

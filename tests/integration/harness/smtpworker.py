@@ -171,6 +171,26 @@ class SmtpWorker(LogFile):
         addresses = [r if isinstance(r, str) else r["address"] for r in recipients]
         return {addresses[int(r["index"])]: r for r in results}, done
 
+    def deliver_in_streams(self, template, count, recipient, nexthop, streams=2, **fields):
+        """Delivers template.format(n=n) to recipient for n in range(count), in `streams`
+        threads at once (so that several worker processes work); returns the failures as
+        [(n, results)], empty when every message was sent."""
+        failures, lock = [], threading.Lock()
+
+        def stream(first):
+            for n in range(first, count, streams):
+                results, done = self.deliver(template.format(n=n), [recipient], nexthop, **fields)
+                if not done or results[recipient]["status"] != "sent":
+                    with lock:
+                        failures.append((n, results))
+
+        threads = [threading.Thread(target=stream, args=(first,)) for first in range(streams)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(300)
+        return failures
+
     # ---- log -------------------------------------------------------------------------
     def log_process(self):
         return self.processes[0]
