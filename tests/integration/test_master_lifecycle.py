@@ -253,17 +253,12 @@ class ReloadTest(PosternTestCase):
 
 
 def _catches_sigint(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            caught = next(line for line in f if line.startswith("SigCgt:"))
-    except (OSError, StopIteration):
-        return False
-    return bool(int(caught.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    return procfs.catches(pid, signal.SIGINT)
 
 
-def _cmdline(pid):
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        return f.read()
+def _argv(pid):
+    info = procfs.read(pid)
+    return info.argv if info else None
 
 
 class SystemdNotifyTest(PosternTestCase):
@@ -282,7 +277,7 @@ class SystemdNotifyTest(PosternTestCase):
         self.assertEqual(process.pid, pid_file(pg))  # `start --foreground` became master
         for pid in children_of(process.pid):  # children do not see the variable
             # READY=1 can come before a child's exec; until then /proc shows master's own environment
-            wait_for(lambda: _cmdline(pid) != _cmdline(process.pid), 10, f"child {pid} to exec its program")
+            wait_for(lambda: _argv(pid) != _argv(process.pid), 10, f"child {pid} to exec its program")
             with open(f"/proc/{pid}/environ", "rb") as f:
                 self.assertNotIn(b"NOTIFY_SOCKET=", f.read())
         process.send_signal(signal.SIGHUP)

@@ -46,6 +46,17 @@ def read(pid):
                     state=rest[0], argv=argv, exe=exe)
 
 
+def catches(pid, signum):
+    """True when pid has a handler installed for signal signum (SigCgt in its status): for a
+    daemon, a sign that its start-up got as far as its event loop."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            caught = next(line for line in f if line.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(caught.split()[1], 16) & (1 << (signum - 1)))
+
+
 def snapshot():
     """Returns {pid: ProcInfo} for every process visible now."""
     table = {}
