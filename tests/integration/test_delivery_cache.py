@@ -121,10 +121,10 @@ class DeliveryCacheTest(PosternTestCase):
         failures = worker.deliver_in_streams(MESSAGE, count, "b@example.test", f"[127.0.0.1]:{postfix.port}",
                                              tls_level="may")
         self.assertEqual(failures, [])
-        self.wait_for(lambda: self._count(postfix, offset, r"status=sent") >= count, 30, "Postfix to take every message")
-        connections = self._count(postfix, offset, r"postfix/smtpd\[\d+\]: connect from")
-        anonymous = self._count(postfix, offset, r"Anonymous TLS connection established from")
-        self.assertEqual(self._count(postfix, offset, r"(Untrusted|Trusted|Verified) TLS connection established"), 0)
+        self.wait_for(lambda: postfix.count_log(r"status=sent", offset) >= count, 30, "Postfix to take every message")
+        connections = postfix.count_log(r"postfix/smtpd\[\d+\]: connect from", offset)
+        anonymous = postfix.count_log(r"Anonymous TLS connection established from", offset)
+        self.assertEqual(postfix.count_log(r"(Untrusted|Trusted|Verified) TLS connection established", offset), 0)
         self.assertEqual(anonymous, connections, "one anonymous handshake per connection")
         self.assertLess(connections, count // 4, "connections were reused")
         reused = [l for l in worker.log_lines(worker_offset) if re.search(r"conn_use=\d+, ", l)]
@@ -148,14 +148,6 @@ class DeliveryCacheTest(PosternTestCase):
         totals = dict((name, int(count)) for count, name in
                       re.findall(r"^\s+(\d+)\s+(received|delivered|deferred|bounced)\b", done.stdout, re.MULTILINE))
         self.assertEqual(totals, {"received": 3, "delivered": 3, "deferred": 0, "bounced": 0}, done.stdout)
-
-    @staticmethod
-    def _count(postfix, offset, pattern):
-        """How many maillog lines after offset match pattern."""
-        regex = re.compile(pattern)
-        with open(postfix.log_path, "rb") as f:
-            f.seek(offset)
-            return sum(1 for line in f.read().decode("utf-8", "replace").splitlines() if regex.search(line))
 
 
 if __name__ == "__main__":

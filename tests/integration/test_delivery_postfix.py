@@ -27,9 +27,9 @@ class DeliveryToPostfixTest(PosternTestCase):
         failures = worker.deliver_in_streams(MESSAGE, COUNT, "b@example.test", f"[127.0.0.1]:{postfix.port}",
                                              tls_level="may")
         self.assertEqual(failures, [])
-        self.wait_for(lambda: self._count(postfix, offset, r"status=sent") >= COUNT, 30, "Postfix to take every message")
-        self.assertEqual(self._count(postfix, offset, r"Anonymous TLS connection established from"), COUNT)
-        self.assertEqual(self._count(postfix, offset, r"(Untrusted|Trusted|Verified) TLS connection established"), 0)
+        self.wait_for(lambda: postfix.count_log(r"status=sent", offset) >= COUNT, 30, "Postfix to take every message")
+        self.assertEqual(postfix.count_log(r"Anonymous TLS connection established from", offset), COUNT)
+        self.assertEqual(postfix.count_log(r"(Untrusted|Trusted|Verified) TLS connection established", offset), 0)
         pids = {m.group(1) for m in (re.search(r"postern/smtp\[(\d+)\]: \S+: to=", l) for l in worker.log_lines()) if m}
         self.assertEqual(len(pids), 2, f"both workers delivered: {pids}")
 
@@ -42,15 +42,7 @@ class DeliveryToPostfixTest(PosternTestCase):
                                     tls_level="encrypt", tls_cert_file=client.chain, tls_key_file=client.key)
         self.assertEqual(results["b@example.test"]["status"], "sent", results)
         postfix.wait_log(r"(Untrusted|Trusted) TLS connection established from", offset)
-        self.assertEqual(self._count(postfix, offset, r"Anonymous TLS connection established from"), 0)
-
-    @staticmethod
-    def _count(postfix, offset, pattern):
-        """How many maillog lines after offset match pattern."""
-        regex = re.compile(pattern)
-        with open(postfix.log_path, "rb") as f:
-            f.seek(offset)
-            return sum(1 for line in f.read().decode("utf-8", "replace").splitlines() if regex.search(line))
+        self.assertEqual(postfix.count_log(r"Anonymous TLS connection established from", offset), 0)
 
 
 if __name__ == "__main__":

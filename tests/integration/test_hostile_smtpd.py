@@ -13,7 +13,7 @@ import re
 import socket
 import time
 
-from harness import smtp_send
+from harness import procfs, smtp_send
 from harness.postern import daemon_binary
 from harness.processes import wait_for
 from harness.smtpd import RawSmtp, SmtpdTestCase, queued_id
@@ -179,7 +179,7 @@ class LimitAbuseTest(HostileSmtpdTestCase):
 
     def test_a_command_line_that_never_ends_is_not_buffered(self):
         smtpd = self.start_smtpd()
-        rss_before = _rss_kib(smtpd.pid)
+        rss_before = procfs.rss_kib(smtpd.pid)
         chunk = b"A" * 65536
         with RawSmtp(smtpd.port) as c:
             c.expect("220")
@@ -187,7 +187,7 @@ class LimitAbuseTest(HostileSmtpdTestCase):
                 c.send(chunk)
             self.assertEqual(c.command(""), "500 5.5.0 Error: line too long\r\n")
             c.expect("250", "NOOP")
-        growth = _rss_kib(smtpd.pid) - rss_before
+        growth = procfs.rss_kib(smtpd.pid) - rss_before
         # AddressSanitizer keeps freed memory in quarantine (256 MB by default): no bound there.
         if not sanitized(daemon_binary("smtpd")):
             self.assertLess(growth, 16 * 1024, f"smtpd grew by {growth} KiB")
@@ -224,9 +224,3 @@ def _first_line(sock):
     return data.split(b"\r\n")[0]
 
 
-def _rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0

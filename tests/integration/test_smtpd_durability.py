@@ -7,17 +7,11 @@ import os
 import signal
 import threading
 
-from harness import make_message, smtp_send
+from harness import make_message, procfs, smtp_send
 from harness.queuefile import QueueFileError
 from harness.smtpd import RawSmtp, SmtpdTestCase, queued_id, split_received
 
 
-def _rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class KillTest(SmtpdTestCase):
@@ -128,14 +122,14 @@ class ThousandSessionsTest(SmtpdTestCase):
 
     def test_thousand_sessions_at_once_are_all_served(self):
         smtpd = self.start_smtpd()
-        rss_before = _rss_kib(smtpd.pid)
+        rss_before = procfs.rss_kib(smtpd.pid)
         clients = []
         self.addCleanup(lambda: [c.close() for c in clients])
         for _ in range(self.SESSIONS):
             clients.append(RawSmtp(smtpd.port, timeout=30))
         for c in clients:
             c.expect("220")
-        per_session = (_rss_kib(smtpd.pid) - rss_before) * 1024 / self.SESSIONS
+        per_session = (procfs.rss_kib(smtpd.pid) - rss_before) * 1024 / self.SESSIONS
         print(f"\n    {self.SESSIONS} idle sessions: {per_session:.0f} bytes of RSS each")
         self.assertLess(per_session, 16 * 1024)
         # Each step goes to every session before any reply is read: all are open at once.

@@ -177,6 +177,11 @@ class LogFile:
         """Waits for a log line matching the regex pattern after offset; returns a LogMatch."""
         return wait_log(self.log_path, pattern, offset, timeout, process=self.log_process())
 
+    def count_log(self, pattern, offset=0):
+        """How many lines after offset match the regex pattern."""
+        regex = re.compile(pattern)
+        return sum(1 for line in self.log_lines(offset) if regex.search(line))
+
     def has_log(self, pattern, offset=0):
         """True when a line after offset matches the regex pattern."""
         return scan_log(self.log_path, pattern, offset) is not None

@@ -57,6 +57,15 @@ def catches(pid, signum):
     return bool(int(caught.split()[1], 16) & (1 << (signum - 1)))
 
 
+def rss_kib(pid):
+    """The resident set size of pid in KiB (VmRSS), 0 when /proc does not say."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def snapshot():
     """Returns {pid: ProcInfo} for every process visible now."""
     table = {}
